@@ -1,0 +1,112 @@
+// The store: the transaction log, the kept copies of messages and the run-time state (domains,
+// addresses) behind one interface. SQLite (sqlite_store.cpp) is the default implementation;
+// another backend (PostgreSQL for several gateways) implements the same interface.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+
+namespace gatehouse {
+
+using Clock = std::chrono::system_clock;
+
+// One contribution of one check to a verdict.
+struct CheckResult {
+  std::string name;
+  double score = 0;
+  std::string detail;
+};
+
+// One SMTP transaction (MAIL … end of DATA / RSET / QUIT), as logged.
+struct TransactionRecord {
+  std::string id;                    // transaction ID (common/id.hpp)
+  Clock::time_point time{};
+  std::string client_ip;
+  std::string client_ptr;
+  std::string helo;
+  std::string tls;                   // "" or "TLSv1.3 TLS_AES_256_GCM_SHA384"
+  std::string mail_from;             // "" for the null sender
+  std::vector<std::string> recipients;          // accepted recipients
+  std::vector<std::string> rejected_recipients; // "addr: 550 5.1.1 …"
+  std::string header_from;
+  std::string subject;
+  std::string message_id;
+  std::uint64_t size = 0;
+  std::string disposition;           // accept | tag | reject | tempfail
+  std::string reason;                // short machine-friendly reason: "relay denied", "backend 550", …
+  std::string reply;                 // the final reply given to the client
+  double score = 0;
+  std::vector<CheckResult> checks;
+  std::string direction = "inbound"; // inbound | outbound
+  std::string domain;                // recipient domain (the policy group)
+  std::string backend;               // where it was (to be) delivered
+  std::string delivery_status;       // delivered | queued | failed | expired | none
+  int delivery_attempts = 0;
+  std::string delivery_detail;       // last back-end answer or error
+  bool has_message = false;          // a copy of the message is stored
+};
+
+struct SearchQuery {
+  std::optional<Clock::time_point> since, until;
+  std::string sender;                // substring of the envelope sender or header From
+  std::string recipient;             // substring of a recipient
+  std::string subject;               // substring of the Subject
+  std::string client_ip;             // exact IP or prefix
+  std::string disposition;           // exact
+  std::string id;                    // exact
+  std::string domain;                // exact recipient domain
+  std::size_t limit = 100;
+  std::size_t offset = 0;
+};
+
+struct DeliveryUpdate {
+  std::string id;
+  std::string status;                // delivered | queued | failed | expired
+  int attempts = 0;
+  std::string detail;
+};
+
+// A domain or address managed at run time (`gatehouse domain …`, `gatehouse address …`).
+struct StoredDomain {
+  std::string name;
+  std::string backend;               // "smtp:host:port", …
+  std::string recipients = "list";   // list | backend | any
+  double tag_threshold = 5.0;
+  double reject_threshold = 10.0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Writes are queued and committed in batches by one writer; they return at once.
+  virtual void record(TransactionRecord record, std::string raw_message = {}) = 0;
+  virtual void update_delivery(DeliveryUpdate update) = 0;
+  // Blocks until everything queued so far is committed.
+  virtual void flush() = 0;
+
+  virtual std::optional<TransactionRecord> find(const std::string& id) = 0;
+  virtual std::vector<TransactionRecord> search(const SearchQuery& query) = 0;
+  virtual std::optional<std::string> message(const std::string& id) = 0;   // decompressed
+  // Removes message copies and log rows older than `before`; returns the number of rows removed.
+  virtual std::size_t prune(Clock::time_point before) = 0;
+
+  // Run-time state. A change bumps the generation so running daemons pick it up.
+  virtual Status put_domain(const StoredDomain& domain) = 0;
+  virtual Status remove_domain(const std::string& name) = 0;
+  virtual std::vector<StoredDomain> domains() = 0;
+  virtual Status add_address(const std::string& address) = 0;
+  virtual Status remove_address(const std::string& address) = 0;
+  virtual std::vector<std::string> addresses(const std::string& domain = {}) = 0;
+  virtual std::int64_t state_generation() = 0;
+};
+
+// Opens (creating if needed) the SQLite store at `path`.
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path);
+
+}  // namespace gatehouse
