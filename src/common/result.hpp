@@ -10,6 +10,8 @@ namespace gatehouse {
 
 struct Error {
   std::string message;
+  int code = 0;           // optional: the SMTP reply code this error maps to (501, 555, …)
+  std::string enhanced;   // optional: the enhanced status code ("5.1.7")
 };
 
 template <class T>

@@ -53,7 +53,7 @@ struct DomainConfig {
 struct ListenerConfig {
   std::string address;              // "127.0.0.1" or "::1"
   std::uint16_t port = 25;
-  TlsPolicy starttls = TlsPolicy::optional;
+  TlsPolicy starttls = TlsPolicy::optional;   // "optional" without a [tls] certificate: not offered
   bool proxy_protocol = false;
   std::string text;                 // "127.0.0.1:2525" as configured
 };
@@ -81,6 +81,9 @@ struct Config {
   // [tls]
   std::filesystem::path tls_certificate;
   std::filesystem::path tls_key;
+  // STARTTLS can be offered only with a certificate and key; load_config() rejects "required"
+  // without them, and an "optional" listener without them simply does not offer STARTTLS.
+  bool tls_configured() const { return !tls_certificate.empty() && !tls_key.empty(); }
 
   // [dns]
   std::vector<std::string> nameservers;   // "127.0.0.1:5353"; empty = system resolv.conf
@@ -93,6 +96,7 @@ struct Config {
                                                    std::chrono::seconds(900), std::chrono::seconds(3600)};
   std::chrono::seconds max_queue_time{std::chrono::hours(24 * 5)};
   std::size_t backend_pool_size = 32;           // idle connections kept per back-end
+  std::uint16_t outbound_port = 25;             // port of remote MX hosts (tests use another)
 
   // [store]
   unsigned retention_days = 14;

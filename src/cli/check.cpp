@@ -1,0 +1,138 @@
+// `gatehouse check`: judges one message offline with the daemon's engine and policy, and prints
+// the verdict with every contribution (text, or one JSON object with --json).
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <iostream>
+#include <iterator>
+
+#include "cli/commands.hpp"
+#include "common/id.hpp"
+#include "content/headers.hpp"
+#include "engine/engine.hpp"
+#include "engine/policy.hpp"
+#include "store/store.hpp"
+
+namespace gatehouse::cli {
+namespace {
+
+struct CheckOptions {
+  std::string config = default_config_path();
+  std::string ip = "127.0.0.1";
+  std::string helo = "localhost";
+  std::string from;
+  std::vector<std::string> rcpts;
+  bool json = false;
+};
+
+int run_check(const CheckOptions& options) {
+  auto config = load_or_report(options.config);
+  if (!config) return 2;
+  std::string input((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+  std::string_view message = content::strip_mbox_from_line(input);
+  // Normalise line endings as the SMTP session would.
+  std::string normalized;
+  normalized.reserve(message.size() + message.size() / 40);
+  for (std::size_t i = 0; i < message.size(); ++i) {
+    char c = message[i];
+    if (c == '\r') {
+      normalized += "\r\n";
+      if (i + 1 < message.size() && message[i + 1] == '\n') ++i;
+    } else if (c == '\n') {
+      normalized += "\r\n";
+    } else {
+      normalized += c;
+    }
+  }
+
+  std::unique_ptr<Store> store;
+  if (std::filesystem::exists(config->database_path()))
+    if (auto opened = open_sqlite_store(config->database_path().string()); opened) store = std::move(*opened);
+  auto table = build_domain_table(*config, store.get());
+  const std::string id = new_transaction_id();
+
+  engine::Verdict verdict;
+  const DomainConfig* domain = nullptr;
+  std::vector<std::string> accepted;
+  for (auto& rcpt : options.rcpts) {
+    auto parsed = smtp::parse_mailbox(rcpt, true);
+    if (!parsed) {
+      verdict.checks.push_back({"recipient", 0, rcpt + ": " + parsed.error().message});
+      verdict.disposition = "reject";
+      verdict.reply = smtp::Reply{501, "5.1.3", parsed.error().message + " (ID:" + id + ")"};
+      verdict.reason = "recipient syntax";
+      continue;
+    }
+    auto decision = decide_recipient(*table, *parsed, table->trusted(options.ip));
+    if (decision.route == RecipientRoute::refused) {
+      verdict.checks.push_back({"recipient", 0, decision.address + ": " + decision.reply.summary()});
+      if (verdict.disposition != "reject") {
+        verdict.disposition = "reject";
+        verdict.reply = decision.reply;
+        verdict.reply.text += " (ID:" + id + ")";
+        verdict.reason = decision.reason;
+      }
+      continue;
+    }
+    accepted.push_back(decision.address);
+    if (!domain) domain = decision.domain;
+  }
+  if (verdict.disposition != "reject") {
+    if (normalized.size() > config->max_message_size) {
+      verdict.disposition = "reject";
+      verdict.reason = "size";
+      verdict.reply = smtp::Reply{552, "5.3.4", "Message size exceeds fixed maximum message size (ID:" + id + ")"};
+      verdict.checks.push_back({"size", 0, fmt::format("{} bytes > {}", normalized.size(), config->max_message_size)});
+    } else {
+      auto headers = content::parse_headers(normalized);
+      checks::CheckContext context;
+      context.client_ip = options.ip;
+      context.helo = options.helo;
+      context.mail_from = options.from;
+      context.recipients = accepted;
+      context.message = normalized;
+      context.headers = &headers;
+      auto judged = engine::Engine().judge_message(context, domain, id);
+      judged.checks.insert(judged.checks.begin(), verdict.checks.begin(), verdict.checks.end());
+      verdict = std::move(judged);
+    }
+  }
+  if (verdict.reply.code == 0) {
+    verdict.reply = smtp::Reply{250, "2.0.0", "Ok: queued (ID:" + id + ")"};
+  }
+
+  if (options.json) {
+    boost::json::object out;
+    out["id"] = id;
+    out["verdict"] = verdict.disposition;
+    out["score"] = verdict.score;
+    out["reason"] = verdict.reason;
+    out["reply"] = verdict.reply.summary();
+    boost::json::array checks;
+    for (auto& c : verdict.checks) checks.push_back(boost::json::object{{"name", c.name}, {"score", c.score}, {"detail", c.detail}});
+    out["checks"] = std::move(checks);
+    std::cout << boost::json::serialize(out) << "\n";
+  } else {
+    std::cout << fmt::format("verdict: {}\nscore:   {:.1f}\nreply:   {}\n", verdict.disposition, verdict.score,
+                             verdict.reply.summary());
+    if (verdict.checks.empty()) std::cout << "checks:  (none fired)\n";
+    else std::cout << "checks:\n";
+    for (auto& c : verdict.checks) std::cout << fmt::format("  {:<20} {:>5.1f}  {}\n", c.name, c.score, c.detail);
+  }
+  return 0;
+}
+
+}  // namespace
+
+void add_check_command(CLI::App& app) {
+  auto options = std::make_shared<CheckOptions>();
+  auto* cmd = app.add_subcommand("check", "Judge a message from standard input offline and explain the verdict");
+  cmd->add_option("--config,-c", options->config, "Configuration file")->capture_default_str();
+  cmd->add_option("--ip", options->ip, "Client IP address")->capture_default_str();
+  cmd->add_option("--helo", options->helo, "HELO/EHLO name")->capture_default_str();
+  cmd->add_option("--from", options->from, "Envelope sender");
+  cmd->add_option("--rcpt", options->rcpts, "Envelope recipient (repeatable)");
+  cmd->add_flag("--json", options->json, "Print one JSON object");
+  cmd->callback([options] { throw ExitCode{run_check(*options)}; });
+}
+
+}  // namespace gatehouse::cli

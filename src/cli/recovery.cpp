@@ -1,0 +1,264 @@
+// Recovery, the reason there is no quarantine: `release` (deliver a stored message that was
+// rejected), `resend` (deliver a stored message again), `replay` (re-deliver every accepted message
+// of a time window, e.g. to a mail server restored from backup), and `queue list|flush|delete`.
+// Deliveries go to the recipient domain's current back-end, from this process, with the result
+// printed and recorded in the log row.
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <csignal>
+#include <fmt/format.h>
+#include <fstream>
+#include <iostream>
+
+#include "cli/commands.hpp"
+#include "delivery/queue.hpp"
+#include "delivery/spool.hpp"
+#include "dns/resolver.hpp"
+#include "engine/policy.hpp"
+#include "store/store.hpp"
+
+namespace gatehouse::cli {
+namespace {
+
+struct Context {
+  Config config;
+  std::unique_ptr<Store> store;
+  std::shared_ptr<const DomainTable> domains;
+};
+
+std::optional<Context> open_context(const std::string& config_path) {
+  auto config = load_or_report(config_path);
+  if (!config) return std::nullopt;
+  auto store = open_sqlite_store(config->database_path().string());
+  if (!store) {
+    std::cerr << "gatehouse: " << store.error().message << "\n";
+    return std::nullopt;
+  }
+  Context context{std::move(*config), std::move(*store), nullptr};
+  context.domains = build_domain_table(context.config, context.store.get());
+  return context;
+}
+
+std::string domain_of(const std::string& address) {
+  auto at = address.rfind('@');
+  return at == std::string::npos ? std::string{} : address.substr(at + 1);
+}
+
+// Delivers the stored copy of `record` to its recipients' current back-end. Returns true when
+// every recipient was accepted.
+bool deliver_stored(Context& context, const TransactionRecord& record, const std::string& action, bool quiet = false) {
+  auto message = context.store->message(record.id);
+  if (!message) {
+    std::cerr << fmt::format("{}: no stored copy of the message (rejected before DATA, or pruned)\n", record.id);
+    return false;
+  }
+  if (record.recipients.empty()) {
+    std::cerr << fmt::format("{}: the transaction has no accepted recipients\n", record.id);
+    return false;
+  }
+  delivery::SpoolEnvelope envelope;
+  envelope.id = record.id;
+  envelope.mail_from = record.mail_from;
+  envelope.recipients = record.recipients;
+  envelope.direction = record.direction;
+  if (record.direction == "outbound") {
+    envelope.backend = "mx";
+  } else {
+    const DomainConfig* domain = context.domains->find(domain_of(record.recipients.front()));
+    if (!domain) {
+      std::cerr << fmt::format("{}: domain {} is no longer served\n", record.id, domain_of(record.recipients.front()));
+      return false;
+    }
+    envelope.backend = domain->backend.text;
+  }
+  boost::asio::io_context io;
+  std::unique_ptr<dns::Resolver> resolver;
+  if (envelope.backend == "mx")
+    resolver = std::make_unique<dns::Resolver>(io.get_executor(), context.config.nameservers, context.config.dns_timeout);
+  auto future = boost::asio::co_spawn(
+      io, delivery::attempt_delivery(context.config, resolver.get(), envelope, *message), boost::asio::use_future);
+  io.run();
+  auto result = future.get();
+  bool ok = result.deferred.empty() && result.failed.empty();
+  context.store->update_delivery(DeliveryUpdate{record.id, ok ? action : action + " failed", record.delivery_attempts + 1,
+                                                result.detail});
+  if (!quiet || !ok)
+    std::cout << fmt::format("{} {} to {}: {}{}\n", record.id, ok ? action : action + " FAILED", envelope.backend,
+                             ok ? "delivered" : "not delivered", result.detail.empty() ? "" : " — " + result.detail);
+  return ok;
+}
+
+int release_or_resend(const std::string& config_path, const std::vector<std::string>& ids, bool release) {
+  auto context = open_context(config_path);
+  if (!context) return 2;
+  int failures = 0;
+  for (auto& id : ids) {
+    auto record = context->store->find(id);
+    if (!record) {
+      std::cerr << fmt::format("{}: no such transaction\n", id);
+      ++failures;
+      continue;
+    }
+    if (release && record->disposition != "reject" && record->disposition != "tempfail") {
+      std::cerr << fmt::format("{}: was not rejected (disposition {}); use `gatehouse resend` to deliver it again\n", id,
+                               record->disposition);
+      ++failures;
+      continue;
+    }
+    if (!deliver_stored(*context, *record, release ? "released" : "resent")) ++failures;
+  }
+  context->store->flush();
+  return failures ? 1 : 0;
+}
+
+struct ReplayOptions {
+  std::string config = default_config_path();
+  std::string since, until, domain;
+  bool dry_run = false;
+};
+
+int replay(const ReplayOptions& options) {
+  auto context = open_context(options.config);
+  if (!context) return 2;
+  auto since = parse_time(options.since);
+  auto until = parse_time(options.until);
+  if (!since || !until) {
+    std::cerr << "gatehouse replay: " << (!since ? since.error().message : until.error().message) << "\n";
+    return 2;
+  }
+  // Every accepted or tagged message of the window, oldest first.
+  std::vector<TransactionRecord> selected;
+  SearchQuery query;
+  query.since = *since;
+  query.until = *until;
+  query.domain = options.domain;
+  query.limit = 1000;
+  for (query.offset = 0;; query.offset += query.limit) {
+    auto page = context->store->search(query);
+    for (auto& r : page)
+      if ((r.disposition == "accept" || r.disposition == "tag") && r.has_message) selected.push_back(std::move(r));
+    if (page.size() < query.limit) break;
+  }
+  std::reverse(selected.begin(), selected.end());
+  std::cout << fmt::format("replay: {} message(s) between {} and {}{}\n", selected.size(), format_time(*since),
+                           format_time(*until), options.domain.empty() ? "" : " for " + options.domain);
+  if (options.dry_run) return 0;
+  std::size_t done = 0, failed = 0;
+  for (auto& record : selected) {
+    if (!deliver_stored(*context, record, "replayed", true)) ++failed;
+    ++done;
+    if (done % 100 == 0 || done == selected.size())
+      std::cout << fmt::format("replay: {}/{} done, {} failed\n", done, selected.size(), failed) << std::flush;
+  }
+  context->store->flush();
+  return failed ? 1 : 0;
+}
+
+int queue_list(const std::string& config_path) {
+  auto config = load_or_report(config_path);
+  if (!config) return 2;
+  delivery::Spool spool(config->spool_dir());
+  auto ids = spool.list();
+  if (ids.empty()) {
+    std::cout << "The queue is empty.\n";
+    return 0;
+  }
+  std::cout << fmt::format("{:<15} {:<19} {:>8} {:<30} {}\n", "ID", "QUEUED", "ATTEMPTS", "SENDER", "RECIPIENTS → BACKEND");
+  for (auto& id : ids) {
+    auto loaded = spool.load(id);
+    if (!loaded) {
+      std::cout << fmt::format("{:<15} (unreadable: {})\n", id, loaded.error().message);
+      continue;
+    }
+    auto& e = loaded->first;
+    std::cout << fmt::format("{:<15} {:<19} {:>8} {:<30} {} → {}\n", id,
+                             format_time(Clock::time_point(std::chrono::milliseconds(e.queued_at_ms))), e.attempts,
+                             e.mail_from.empty() ? "<>" : e.mail_from, fmt::join(e.recipients, ", "), e.backend);
+  }
+  std::cout << fmt::format("{} message(s) queued\n", ids.size());
+  return 0;
+}
+
+int queue_flush(const std::string& config_path) {
+  auto config = load_or_report(config_path);
+  if (!config) return 2;
+  std::ifstream pid_file(config->pid_file());
+  long pid = 0;
+  if (!(pid_file >> pid) || pid <= 1 || ::kill(static_cast<pid_t>(pid), SIGUSR1) != 0) {
+    std::cerr << "gatehouse queue flush: the daemon is not running (no live pid in " << config->pid_file().string()
+              << "); queued messages are delivered when it starts\n";
+    return 1;
+  }
+  std::cout << "Asked gatehouse (pid " << pid << ") to retry every queued message now.\n";
+  return 0;
+}
+
+int queue_delete(const std::string& config_path, const std::vector<std::string>& ids) {
+  auto context = open_context(config_path);
+  if (!context) return 2;
+  delivery::Spool spool(context->config.spool_dir());
+  int failures = 0;
+  for (auto& id : ids) {
+    if (!spool.contains(id)) {
+      std::cerr << id << ": not in the queue\n";
+      ++failures;
+      continue;
+    }
+    spool.remove(id);
+    context->store->update_delivery(DeliveryUpdate{id, "deleted", 0, "deleted from the queue by an administrator"});
+    std::cout << id << ": deleted from the queue (the stored copy remains for release/resend)\n";
+  }
+  context->store->flush();
+  return failures ? 1 : 0;
+}
+
+}  // namespace
+
+void add_recovery_commands(CLI::App& app) {
+  {
+    auto config = std::make_shared<std::string>(default_config_path());
+    auto ids = std::make_shared<std::vector<std::string>>();
+    auto* cmd = app.add_subcommand("release", "Deliver stored messages that were rejected");
+    cmd->add_option("--config,-c", *config, "Configuration file")->capture_default_str();
+    cmd->add_option("id", *ids, "Transaction ID(s)")->required();
+    cmd->callback([config, ids] { throw ExitCode{release_or_resend(*config, *ids, true)}; });
+  }
+  {
+    auto config = std::make_shared<std::string>(default_config_path());
+    auto ids = std::make_shared<std::vector<std::string>>();
+    auto* cmd = app.add_subcommand("resend", "Deliver stored messages again");
+    cmd->add_option("--config,-c", *config, "Configuration file")->capture_default_str();
+    cmd->add_option("id", *ids, "Transaction ID(s)")->required();
+    cmd->callback([config, ids] { throw ExitCode{release_or_resend(*config, *ids, false)}; });
+  }
+  {
+    auto options = std::make_shared<ReplayOptions>();
+    auto* cmd = app.add_subcommand("replay", "Re-deliver every accepted message of a time window");
+    cmd->add_option("--config,-c", options->config, "Configuration file")->capture_default_str();
+    cmd->add_option("--since", options->since, "Start (2026-11-23T10:00, -2h, …)")->required();
+    cmd->add_option("--until", options->until, "End (default now)")->default_val("now");
+    cmd->add_option("--domain", options->domain, "Only this recipient domain");
+    cmd->add_flag("--dry-run", options->dry_run, "Only count the messages");
+    cmd->callback([options] { throw ExitCode{replay(*options)}; });
+  }
+  {
+    auto* queue = app.add_subcommand("queue", "The delivery queue");
+    queue->require_subcommand(1);
+    auto config = std::make_shared<std::string>(default_config_path());
+    queue->add_option("--config,-c", *config, "Configuration file")->capture_default_str();
+    auto* list = queue->add_subcommand("list", "List queued messages");
+    list->add_option("--config,-c", *config, "Configuration file");
+    list->callback([config] { throw ExitCode{queue_list(*config)}; });
+    auto* flush = queue->add_subcommand("flush", "Retry every queued message now");
+    flush->add_option("--config,-c", *config, "Configuration file");
+    flush->callback([config] { throw ExitCode{queue_flush(*config)}; });
+    auto ids = std::make_shared<std::vector<std::string>>();
+    auto* del = queue->add_subcommand("delete", "Remove messages from the queue (the stored copy stays)");
+    del->add_option("--config,-c", *config, "Configuration file");
+    del->add_option("id", *ids, "Transaction ID(s)")->required();
+    del->callback([config, ids] { throw ExitCode{queue_delete(*config, *ids)}; });
+  }
+}
+
+}  // namespace gatehouse::cli

@@ -1,0 +1,202 @@
+// `gatehouse serve`: the daemon in the foreground. Binds its ports (as root if needed), drops to
+// the configured user, recovers the spool, serves SMTP on one thread per core. SIGTERM: stop
+// accepting (421), finish open transactions, exit. SIGHUP: reload the configuration and the TLS
+// certificate. SIGUSR1: retry the queue now.
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <fmt/format.h>
+#include <fstream>
+#include <grp.h>
+#include <pwd.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
+
+#include "cli/commands.hpp"
+#include "common/async.hpp"
+#include "delivery/queue.hpp"
+#include "delivery/spool.hpp"
+#include "dns/resolver.hpp"
+#include "engine/gateway.hpp"
+#include "smtp/server.hpp"
+#include "store/store.hpp"
+
+namespace gatehouse::cli {
+namespace fs = std::filesystem;
+
+namespace {
+
+Status drop_privileges(const Config& config) {
+  if (config.user.empty() || ::geteuid() != 0) return Ok{};
+  struct passwd* pw = ::getpwnam(config.user.c_str());
+  if (!pw) return Error{fmt::format("{}: server.user: no such user \"{}\"", config.file.string(), config.user)};
+  // The state directory must stay writable for the unprivileged daemon.
+  std::error_code ec;
+  for (auto& entry : fs::recursive_directory_iterator(config.state_dir, ec)) {
+    if (::lchown(entry.path().c_str(), pw->pw_uid, pw->pw_gid) != 0) { /* best effort */ }
+  }
+  if (::chown(config.state_dir.c_str(), pw->pw_uid, pw->pw_gid) != 0) { /* best effort */ }
+  if (::initgroups(pw->pw_name, pw->pw_gid) != 0 || ::setgid(pw->pw_gid) != 0 || ::setuid(pw->pw_uid) != 0)
+    return Error{fmt::format("cannot drop privileges to {}: {}", config.user, std::strerror(errno))};
+  if (::setuid(0) == 0) return Error{"privileges were not dropped (setuid(0) still succeeds)"};
+  spdlog::info("running as user {}", config.user);
+  return Ok{};
+}
+
+int serve(const std::string& config_path) {
+  auto loaded = load_or_report(config_path);
+  if (!loaded) return 2;
+  auto config = std::make_shared<const Config>(std::move(*loaded));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z gatehouse[%P] %l: %v");
+
+  std::error_code ec;
+  fs::create_directories(config->state_dir, ec);
+  if (ec) {
+    spdlog::critical("cannot create state_dir {}: {}", config->state_dir.string(), ec.message());
+    return 1;
+  }
+  auto store = open_sqlite_store(config->database_path().string());
+  if (!store) {
+    spdlog::critical("{}", store.error().message);
+    return 1;
+  }
+  delivery::Spool spool(config->spool_dir());
+  if (auto opened = spool.open(); !opened) {
+    spdlog::critical("{}", opened.error().message);
+    return 1;
+  }
+
+  unsigned threads = config->threads ? config->threads : std::max(1u, std::thread::hardware_concurrency());
+  asio::io_context io(static_cast<int>(threads));
+  std::unique_ptr<dns::Resolver> resolver;
+  try {
+    resolver = std::make_unique<dns::Resolver>(io.get_executor(), config->nameservers, config->dns_timeout);
+  } catch (const std::exception& e) {
+    spdlog::critical("{}: dns: {}", config->file.string(), e.what());
+    return 1;
+  }
+
+  engine::Gateway* gateway_ptr = nullptr;
+  delivery::DeliveryQueue queue(io, spool, **store, [&] { return gateway_ptr->config(); }, resolver.get());
+  engine::Gateway gateway(io, config, **store, spool, queue, resolver.get());
+  gateway_ptr = &gateway;
+  smtp::Server server(io, gateway);
+  if (auto bound = server.bind(*config); !bound) {
+    spdlog::critical("{}", bound.error().message);
+    return 1;
+  }
+  if (auto tls = server.load_tls(*config); !tls) {
+    spdlog::critical("{}", tls.error().message);
+    return 1;
+  }
+  if (auto dropped = drop_privileges(*config); !dropped) {
+    spdlog::critical("{}", dropped.error().message);
+    return 1;
+  }
+  {
+    std::ofstream pid(config->pid_file());
+    pid << ::getpid() << "\n";
+  }
+
+  queue.start();
+  server.start();
+
+  // Signals.
+  asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
+  signals.add(SIGUSR1);
+  bool stopping = false;
+  asio::steady_timer drain(io);
+  std::function<void()> wait_for_signal;
+  std::function<void()> drain_step;
+  auto drain_deadline = std::chrono::steady_clock::now();
+  drain_step = [&] {
+    if (server.active_connections() == 0 || std::chrono::steady_clock::now() > drain_deadline) {
+      if (server.active_connections()) spdlog::warn("stopping with {} connection(s) still open", server.active_connections());
+      queue.stop();
+      io.stop();
+      return;
+    }
+    drain.expires_after(std::chrono::milliseconds(50));
+    drain.async_wait([&](error_code) { drain_step(); });
+  };
+  wait_for_signal = [&] {
+    signals.async_wait([&](error_code sec, int signal) {
+      if (sec) return;
+      if (signal == SIGHUP) {
+        auto reloaded = load_config(gateway.config()->file);
+        if (!reloaded) {
+          spdlog::error("reload failed, keeping the running configuration: {}", reloaded.error().message);
+        } else {
+          auto fresh = std::make_shared<const Config>(std::move(*reloaded));
+          if (auto tls = server.load_tls(*fresh); !tls) spdlog::error("reload: {}", tls.error().message);
+          gateway.set_config(fresh);
+          spdlog::info("configuration reloaded from {}", fresh->file.string());
+        }
+      } else if (signal == SIGUSR1) {
+        spdlog::info("queue flush requested");
+        queue.flush();
+      } else if (!stopping) {
+        stopping = true;
+        spdlog::info("signal {}: no new connections; finishing open transactions", signal);
+        server.shutdown();
+        drain_deadline = std::chrono::steady_clock::now() + gateway.config()->data_timeout;
+        drain_step();
+      }
+      wait_for_signal();
+    });
+  };
+  wait_for_signal();
+
+  // Housekeeping: run-time domain changes, retention.
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        asio::steady_timer timer(co_await asio::this_coro::executor);
+        std::int64_t generation = (*store)->state_generation();
+        auto next_prune = std::chrono::steady_clock::now();
+        while (!stopping) {
+          timer.expires_after(std::chrono::seconds(1));
+          co_await timer.async_wait(use_nothrow);
+          auto now_generation = (*store)->state_generation();
+          if (now_generation != generation) {
+            generation = now_generation;
+            gateway.refresh_domains();
+            spdlog::info("domains and addresses reloaded from the state database");
+          }
+          if (std::chrono::steady_clock::now() >= next_prune) {
+            next_prune = std::chrono::steady_clock::now() + std::chrono::hours(1);
+            auto cutoff = Clock::now() - std::chrono::hours(24) * gateway.config()->retention_days;
+            auto removed = (*store)->prune(cutoff);
+            if (removed) spdlog::info("retention: pruned {} transaction(s) older than {} days", removed,
+                                      gateway.config()->retention_days);
+          }
+        }
+      },
+      asio::detached);
+
+  spdlog::info("gatehouse started: {} thread(s), state in {}", threads, config->state_dir.string());
+  std::vector<std::thread> workers;
+  for (unsigned i = 1; i < threads; ++i) workers.emplace_back([&] { io.run(); });
+  io.run();
+  for (auto& w : workers) w.join();
+  (*store)->flush();
+  std::error_code ignored;
+  fs::remove(config->pid_file(), ignored);
+  spdlog::info("gatehouse stopped");
+  return 0;
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("serve", "Run the gateway in the foreground");
+  auto path = std::make_shared<std::string>(default_config_path());
+  cmd->add_option("--config,-c", *path, "Configuration file")->capture_default_str();
+  cmd->callback([path] { throw ExitCode{serve(*path)}; });
+}
+
+}  // namespace gatehouse::cli

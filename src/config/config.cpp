@@ -1,0 +1,994 @@
+// Reads the TOML configuration file into the typed Config (config.hpp) and validates all of it at
+// start: wrong types, bad values, unknown keys (typos must not silently do nothing) and missing
+// required settings are reported together, each as "FILE:LINE: key: problem", sorted by line.
+// Also the small parsers the rest of gatehouse shares: networks (CIDR), listen addresses and
+// back-end addresses.
+#include "config/config.hpp"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+namespace gatehouse {
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Text helpers
+
+std::string lower_case(std::string_view text) {
+  std::string result(text);
+  for (char& c : result) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return result;
+}
+
+// Errors here carry only a message (Error's SMTP codes do not apply to configuration).
+Error config_error(std::string message) {
+  Error error;
+  error.message = std::move(message);
+  return error;
+}
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+// Parses a run of decimal digits (no sign, no spaces) that must not exceed `maximum`.
+std::optional<std::uint64_t> parse_decimal(std::string_view digits, std::uint64_t maximum) {
+  if (digits.empty() || digits.size() > 20) return std::nullopt;
+  std::uint64_t value = 0;
+  for (char c : digits) {
+    if (!is_digit(c)) return std::nullopt;
+    const std::uint64_t digit = static_cast<std::uint64_t>(c - '0');
+    if (value > (maximum - digit) / 10) return std::nullopt;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+std::optional<std::uint16_t> parse_port(std::string_view digits) {
+  auto port = parse_decimal(digits, 65535);
+  if (!port || *port == 0) return std::nullopt;
+  return static_cast<std::uint16_t>(*port);
+}
+
+// A host name made of letter-digit-hyphen labels (RFC 1123), optionally with one trailing dot.
+bool is_host_name(std::string_view name) {
+  if (!name.empty() && name.back() == '.') name.remove_suffix(1);
+  if (name.empty() || name.size() > 253) return false;
+  std::size_t label_start = 0;
+  while (label_start <= name.size()) {
+    std::size_t label_end = name.find('.', label_start);
+    if (label_end == std::string_view::npos) label_end = name.size();
+    const std::string_view label = name.substr(label_start, label_end - label_start);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
+    for (char c : label) {
+      const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+      if (!letter && !is_digit(c) && c != '-') return false;
+    }
+    label_start = label_end + 1;
+  }
+  return true;
+}
+
+// A mail domain as configured: a host name with at least two labels. Returns it lower-cased and
+// without a trailing dot, or nullopt.
+std::optional<std::string> normalize_domain(std::string_view name) {
+  if (!name.empty() && name.back() == '.') name.remove_suffix(1);
+  if (!is_host_name(name) || name.find('.') == std::string_view::npos) return std::nullopt;
+  return lower_case(name);
+}
+
+// ---------------------------------------------------------------------------------------------
+// IP addresses
+
+struct IpAddress {
+  std::uint8_t family = 4;  // 4 or 6
+  std::uint8_t bytes[16] = {};
+};
+
+bool is_ipv4_mapped(const std::uint8_t* bytes) {
+  static constexpr std::uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  return std::memcmp(bytes, prefix, sizeof prefix) == 0;
+}
+
+// Parses a textual IPv4 or IPv6 address. IPv4-mapped IPv6 addresses (::ffff:192.0.2.1) become
+// IPv4, so that they match IPv4 networks. With `convert_mapped` false they stay IPv6.
+std::optional<IpAddress> parse_ip(std::string_view text, bool convert_mapped = true) {
+  if (text.empty() || text.size() > 64) return std::nullopt;  // longest IPv6 text plus a zone name
+  std::string copy(text);
+  // A zone (fe80::1%eth0) names an interface; the address is what is compared.
+  if (const auto percent = copy.find('%'); percent != std::string::npos) copy.resize(percent);
+  IpAddress address;
+  if (inet_pton(AF_INET, copy.c_str(), address.bytes) == 1) {
+    address.family = 4;
+    return address;
+  }
+  if (inet_pton(AF_INET6, copy.c_str(), address.bytes) == 1) {
+    address.family = 6;
+    if (convert_mapped && is_ipv4_mapped(address.bytes)) {
+      std::memmove(address.bytes, address.bytes + 12, 4);
+      std::memset(address.bytes + 4, 0, 12);
+      address.family = 4;
+    }
+    return address;
+  }
+  return std::nullopt;
+}
+
+bool prefix_matches(const std::uint8_t* network, const std::uint8_t* address, int prefix) {
+  const int whole_bytes = prefix / 8;
+  if (std::memcmp(network, address, static_cast<std::size_t>(whole_bytes)) != 0) return false;
+  const int remaining_bits = prefix % 8;
+  if (remaining_bits == 0) return true;
+  const auto mask = static_cast<std::uint8_t>(0xff << (8 - remaining_bits));
+  return (network[whole_bytes] & mask) == (address[whole_bytes] & mask);
+}
+
+// Clears every bit after `prefix`; returns true if any was set.
+bool clear_host_bits(std::uint8_t* bytes, int length_bytes, int prefix) {
+  bool any_set = false;
+  for (int bit = prefix; bit < length_bytes * 8; ++bit) {
+    const auto mask = static_cast<std::uint8_t>(0x80 >> (bit % 8));
+    if (bytes[bit / 8] & mask) {
+      any_set = true;
+      bytes[bit / 8] &= static_cast<std::uint8_t>(~mask);
+    }
+  }
+  return any_set;
+}
+
+std::string format_ip(const std::uint8_t* bytes, int family) {
+  char buffer[INET6_ADDRSTRLEN] = {};
+  inet_ntop(family == 4 ? AF_INET : AF_INET6, bytes, buffer, sizeof buffer);
+  return buffer;
+}
+
+// ---------------------------------------------------------------------------------------------
+// "host:port" forms
+
+struct HostAndPort {
+  std::string host;                  // without brackets
+  std::optional<std::uint16_t> port;
+};
+
+// Splits "host:port", "[v6]:port", "host" or "[v6]". A port that is present must be valid; bare
+// IPv6 without brackets is accepted only when `allow_bare_ipv6` (then it has no port).
+Result<HostAndPort> split_host_port(std::string_view text, bool allow_bare_ipv6) {
+  HostAndPort result;
+  std::string_view port_text;
+  bool has_port = false;
+  if (!text.empty() && text.front() == '[') {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos) return config_error("missing ']'");
+    result.host = std::string(text.substr(1, close - 1));
+    const std::string_view rest = text.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return config_error("unexpected text after ']'");
+      port_text = rest.substr(1);
+      has_port = true;
+    }
+    if (!parse_ip(result.host, false) || result.host.find(':') == std::string::npos) {
+      return config_error("brackets must enclose an IPv6 address");
+    }
+  } else {
+    const auto first_colon = text.find(':');
+    if (first_colon != std::string_view::npos && text.find(':', first_colon + 1) != std::string_view::npos) {
+      // More than one colon: an IPv6 address without brackets.
+      if (allow_bare_ipv6 && parse_ip(text, false)) {
+        result.host = std::string(text);
+        return result;
+      }
+      return config_error("write IPv6 addresses in brackets, like [::1]:25");
+    }
+    if (first_colon == std::string_view::npos) {
+      result.host = std::string(text);
+    } else {
+      result.host = std::string(text.substr(0, first_colon));
+      port_text = text.substr(first_colon + 1);
+      has_port = true;
+    }
+  }
+  if (result.host.empty()) return config_error("missing host");
+  if (has_port) {
+    result.port = parse_port(port_text);
+    if (!result.port) return config_error(fmt::format("invalid port \"{}\", expected 1-65535", port_text));
+  }
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sizes and durations
+
+// "50M", "512K", "1G", "1048576", "10MB", "10MiB" (1024-based); case-insensitive suffix.
+std::optional<std::uint64_t> parse_size_text(std::string_view text) {
+  std::size_t digits_end = 0;
+  while (digits_end < text.size() && is_digit(text[digits_end])) ++digits_end;
+  const std::string unit = lower_case(text.substr(digits_end));
+  std::uint64_t multiplier = 1;
+  if (unit.empty() || unit == "b") {
+    multiplier = 1;
+  } else if (unit == "k" || unit == "kb" || unit == "kib") {
+    multiplier = 1024;
+  } else if (unit == "m" || unit == "mb" || unit == "mib") {
+    multiplier = 1024 * 1024;
+  } else if (unit == "g" || unit == "gb" || unit == "gib") {
+    multiplier = 1024 * 1024 * 1024;
+  } else {
+    return std::nullopt;
+  }
+  const auto number = parse_decimal(text.substr(0, digits_end), std::numeric_limits<std::uint64_t>::max() / multiplier);
+  if (!number) return std::nullopt;
+  return *number * multiplier;
+}
+
+// "300s", "5m", "1h", "5d", "500ms", "1h30m", or bare digits meaning seconds.
+std::optional<std::chrono::milliseconds> parse_duration_text(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  constexpr std::uint64_t limit_ms = std::uint64_t{1} << 53;  // far beyond any sensible setting
+  std::uint64_t total_ms = 0;
+  std::size_t position = 0;
+  while (position < text.size()) {
+    const std::size_t digits_start = position;
+    while (position < text.size() && is_digit(text[position])) ++position;
+    const auto number = parse_decimal(text.substr(digits_start, position - digits_start), limit_ms);
+    if (!number) return std::nullopt;
+    const std::size_t unit_start = position;
+    while (position < text.size() && !is_digit(text[position])) ++position;
+    const std::string unit = lower_case(text.substr(unit_start, position - unit_start));
+    std::uint64_t unit_ms = 0;
+    if (unit == "ms") unit_ms = 1;
+    else if (unit == "s" || (unit.empty() && digits_start == 0 && position == text.size())) unit_ms = 1000;
+    else if (unit == "m") unit_ms = 60 * 1000;
+    else if (unit == "h") unit_ms = 3600 * 1000;
+    else if (unit == "d") unit_ms = 86400 * 1000;
+    else return std::nullopt;
+    if (*number > (limit_ms - total_ms) / unit_ms) return std::nullopt;
+    total_ms += *number * unit_ms;
+  }
+  return std::chrono::milliseconds(static_cast<std::int64_t>(total_ms));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Walking the TOML document
+
+int line_of(const toml::node& node) { return static_cast<int>(node.source().begin.line); }
+
+std::string quote_for_message(std::string_view text) {
+  std::string result = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') {
+      result += '\\';
+      result += c;
+    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      result += fmt::format("\\u{:04X}", static_cast<unsigned char>(c));
+    } else {
+      result += c;
+    }
+  }
+  return result + "\"";
+}
+
+// How a value looks in an error message: strings quoted, numbers as written, others by kind.
+std::string describe(const toml::node& node) {
+  if (auto text = node.as_string()) return quote_for_message(text->get());
+  if (auto integer = node.as_integer()) return std::to_string(integer->get());
+  if (auto number = node.as_floating_point()) return fmt::format("{}", number->get());
+  if (auto boolean = node.as_boolean()) return boolean->get() ? "true" : "false";
+  if (node.is_array()) return "an array";
+  if (node.is_table()) return "a table";
+  return "a date/time";
+}
+
+// Collects problems as "FILE:LINE: key: problem".
+class Diagnostics {
+ public:
+  explicit Diagnostics(std::string file) : file_(std::move(file)) {}
+
+  void add(int line, std::string_view key, std::string_view problem) {
+    problems_.push_back({std::max(line, 1), fmt::format("{}:{}: {}: {}", file_, std::max(line, 1), key, problem)});
+  }
+  bool empty() const { return problems_.empty(); }
+  // All problems, one a line, in file order.
+  std::string message() const {
+    auto sorted = problems_;
+    std::stable_sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.line < b.line; });
+    std::string result;
+    for (const auto& problem : sorted) {
+      if (!result.empty()) result += '\n';
+      result += problem.text;
+    }
+    return result;
+  }
+
+ private:
+  struct Problem {
+    int line;
+    std::string text;
+  };
+  std::string file_;
+  std::vector<Problem> problems_;
+};
+
+// One TOML table being read: typed accessors that report problems under the full key name, and a
+// record of the keys read so that the rest can be reported as unknown.
+class Section {
+ public:
+  Section(const toml::table* table, std::string path, int line, Diagnostics& diagnostics)
+      : table_(table), path_(std::move(path)), line_(line), diagnostics_(diagnostics) {}
+
+  bool present() const { return table_ != nullptr; }
+  int line() const { return line_; }
+  std::string key_name(std::string_view key) const {
+    return path_.empty() ? std::string(key) : fmt::format("{}.{}", path_, key);
+  }
+  void report(int line, std::string_view key, std::string_view problem) {
+    diagnostics_.add(line, key_name(key), problem);
+  }
+  void report(const toml::node& node, std::string_view key, std::string_view problem) {
+    report(line_of(node), key, problem);
+  }
+  Diagnostics& diagnostics() { return diagnostics_; }
+
+  // The value of `key` or nullptr when absent; either way the key counts as known.
+  const toml::node* take(std::string_view key) {
+    known_keys_.insert(std::string(key));
+    return table_ ? table_->get(key) : nullptr;
+  }
+
+  void report_unknown_keys() {
+    if (!table_) return;
+    for (auto&& [key, node] : *table_) {
+      if (known_keys_.count(std::string(key.str())) == 0) {
+        const int line = key.source().begin.line ? static_cast<int>(key.source().begin.line) : line_of(node);
+        report(line, key.str(), "unknown key");
+      }
+    }
+  }
+
+  // A sub-table such as [server]; absent tables read as empty ones.
+  Section table(std::string_view key) {
+    const toml::node* node = take(key);
+    if (node && !node->is_table()) {
+      report(*node, key, fmt::format("expected a table ([{}]), got {}", key_name(key), describe(*node)));
+      node = nullptr;
+    }
+    const int line = node ? line_of(*node) : line_;
+    return Section(node ? node->as_table() : nullptr, key_name(key), line, diagnostics_);
+  }
+
+  // An array of tables such as [[domain]].
+  std::vector<Section> table_array(std::string_view key) {
+    std::vector<Section> sections;
+    const toml::node* node = take(key);
+    if (!node) return sections;
+    const toml::array* array = node->as_array();
+    if (!array) {
+      report(*node, key, fmt::format("expected an array of tables ([[{}]]), got {}", key_name(key), describe(*node)));
+      return sections;
+    }
+    for (std::size_t index = 0; index < array->size(); ++index) {
+      const toml::node& element = *array->get(index);
+      const std::string element_path = fmt::format("{}[{}]", key_name(key), index);
+      if (!element.is_table()) {
+        diagnostics_.add(line_of(element), element_path, fmt::format("expected a table, got {}", describe(element)));
+        continue;
+      }
+      sections.emplace_back(element.as_table(), element_path, line_of(element), diagnostics_);
+    }
+    return sections;
+  }
+
+  // Each read_* leaves `out` unchanged when the key is absent or its value is wrong, and returns
+  // the node when a valid value was stored.
+  const toml::node* read_string(std::string_view key, std::string& out) {
+    const toml::node* node = take(key);
+    if (!node) return nullptr;
+    if (auto text = node->as_string()) {
+      out = text->get();
+      return node;
+    }
+    report(*node, key, fmt::format("expected a string, got {}", describe(*node)));
+    return nullptr;
+  }
+
+  const toml::node* read_bool(std::string_view key, bool& out) {
+    const toml::node* node = take(key);
+    if (!node) return nullptr;
+    if (auto boolean = node->as_boolean()) {
+      out = boolean->get();
+      return node;
+    }
+    report(*node, key, fmt::format("expected true or false, got {}", describe(*node)));
+    return nullptr;
+  }
+
+  template <class Integer>
+  const toml::node* read_integer(std::string_view key, Integer& out, std::int64_t minimum, std::int64_t maximum) {
+    const toml::node* node = take(key);
+    if (!node) return nullptr;
+    auto integer = node->as_integer();
+    if (!integer) {
+      report(*node, key, fmt::format("expected an integer, got {}", describe(*node)));
+      return nullptr;
+    }
+    const std::int64_t value = integer->get();
+    if (value < minimum || value > maximum) {
+      report(*node, key, range_problem(minimum, maximum, std::to_string(value)));
+      return nullptr;
+    }
+    out = static_cast<Integer>(value);
+    return node;
+  }
+
+  const toml::node* read_number(std::string_view key, double& out) {
+    const toml::node* node = take(key);
+    if (!node) return nullptr;
+    if (auto number = node->as_floating_point()) {
+      out = number->get();
+    } else if (auto integer = node->as_integer()) {
+      out = static_cast<double>(integer->get());
+    } else {
+      report(*node, key, fmt::format("expected a number, got {}", describe(*node)));
+      return nullptr;
+    }
+    if (!std::isfinite(out)) {
+      report(*node, key, fmt::format("expected a finite number, got {}", describe(*node)));
+      return nullptr;
+    }
+    return node;
+  }
+
+  // Integer bytes or a string with K/M/G suffix.
+  const toml::node* read_size(std::string_view key, std::size_t& out, std::uint64_t minimum) {
+    const toml::node* node = take(key);
+    if (!node) return nullptr;
+    std::optional<std::uint64_t> size;
+    if (auto integer = node->as_integer(); integer && integer->get() >= 0) {
+      size = static_cast<std::uint64_t>(integer->get());
+    } else if (auto text = node->as_string()) {
+      size = parse_size_text(text->get());
+    }
+    if (!size || *size > std::numeric_limits<std::size_t>::max()) {
+      report(*node, key, fmt::format("expected a size like 50M, got {}", describe(*node)));
+      return nullptr;
+    }
+    if (*size < minimum) {
+      report(*node, key, fmt::format("must be at least {} bytes, got {}", minimum, describe(*node)));
+      return nullptr;
+    }
+    out = static_cast<std::size_t>(*size);
+    return node;
+  }
+
+  // A duration of a node (integer seconds or a string with suffix), reported under `key`.
+  std::optional<std::chrono::milliseconds> duration_of(const toml::node& node, std::string_view key,
+                                                       std::chrono::milliseconds minimum, bool whole_seconds) {
+    std::optional<std::chrono::milliseconds> duration;
+    if (auto integer = node.as_integer(); integer && integer->get() >= 0 && integer->get() < (std::int64_t{1} << 40)) {
+      duration = std::chrono::seconds(integer->get());
+    } else if (auto text = node.as_string()) {
+      duration = parse_duration_text(text->get());
+    }
+    if (!duration) {
+      report(node, key, fmt::format("expected a duration like 30s, 5m, 1h or 5d, got {}", describe(node)));
+      return std::nullopt;
+    }
+    if (*duration < minimum) {
+      report(node, key, fmt::format("must be at least {}, got {}", describe_duration(minimum), describe(node)));
+      return std::nullopt;
+    }
+    if (whole_seconds && duration->count() % 1000 != 0) {
+      report(node, key, fmt::format("must be a whole number of seconds, got {}", describe(node)));
+      return std::nullopt;
+    }
+    return duration;
+  }
+
+  template <class Duration>
+  const toml::node* read_duration(std::string_view key, Duration& out, std::chrono::milliseconds minimum) {
+    const toml::node* node = take(key);
+    if (!node) return nullptr;
+    constexpr bool whole_seconds = std::is_same_v<Duration, std::chrono::seconds>;
+    auto duration = duration_of(*node, key, minimum, whole_seconds);
+    if (!duration) return nullptr;
+    out = std::chrono::duration_cast<Duration>(*duration);
+    return node;
+  }
+
+  template <class Enum>
+  const toml::node* read_enum(std::string_view key, Enum& out,
+                              std::initializer_list<std::pair<std::string_view, Enum>> choices) {
+    const toml::node* node = take(key);
+    if (!node) return nullptr;
+    if (auto text = node->as_string()) {
+      for (const auto& [name, value] : choices) {
+        if (text->get() == name) {
+          out = value;
+          return node;
+        }
+      }
+    }
+    std::string names;
+    for (const auto& choice : choices) {
+      names += names.empty() ? "" : ", ";
+      names += quote_for_message(choice.first);
+    }
+    report(*node, key, fmt::format("expected one of {}, got {}", names, describe(*node)));
+    return nullptr;
+  }
+
+  // An array of strings; elements of another type are reported and skipped. nullopt when absent
+  // or not an array. Each string comes with its node (for the line).
+  std::optional<std::vector<std::pair<std::string, const toml::node*>>> read_string_array(std::string_view key) {
+    const toml::node* node = take(key);
+    if (!node) return std::nullopt;
+    const toml::array* array = node->as_array();
+    if (!array) {
+      report(*node, key, fmt::format("expected an array of strings, got {}", describe(*node)));
+      return std::nullopt;
+    }
+    std::vector<std::pair<std::string, const toml::node*>> strings;
+    for (const toml::node& element : *array) {
+      if (auto text = element.as_string()) {
+        strings.emplace_back(text->get(), &element);
+      } else {
+        report(element, key, fmt::format("expected a string, got {}", describe(element)));
+      }
+    }
+    return strings;
+  }
+
+ private:
+  static std::string range_problem(std::int64_t minimum, std::int64_t maximum, const std::string& got) {
+    if (maximum == std::numeric_limits<std::int64_t>::max()) return fmt::format("must be at least {}, got {}", minimum, got);
+    return fmt::format("must be between {} and {}, got {}", minimum, maximum, got);
+  }
+  static std::string describe_duration(std::chrono::milliseconds duration) {
+    if (duration.count() % 1000 == 0) return fmt::format("{}s", duration.count() / 1000);
+    return fmt::format("{}ms", duration.count());
+  }
+
+  const toml::table* table_;
+  std::string path_;
+  int line_;
+  Diagnostics& diagnostics_;
+  std::set<std::string> known_keys_;
+};
+
+constexpr std::int64_t unlimited = std::numeric_limits<std::int64_t>::max();
+constexpr std::chrono::milliseconds one_second{1000};
+
+const std::initializer_list<std::pair<std::string_view, TlsPolicy>> tls_policies = {
+    {"off", TlsPolicy::off}, {"optional", TlsPolicy::optional}, {"required", TlsPolicy::required}};
+
+// Parses a listen address ("127.0.0.1:2525", "[::1]:2525"): an IP literal and a port.
+Result<ListenerConfig> parse_listen_address(std::string_view text) {
+  auto split = split_host_port(text, false);
+  if (!split) return config_error(fmt::format("{}: {}", quote_for_message(text), split.error().message));
+  if (!parse_ip(split->host, false)) {
+    return config_error(fmt::format("expected an IP address and port like 127.0.0.1:2525 or [::1]:2525, got {}", quote_for_message(text)));
+  }
+  if (!split->port) return config_error(fmt::format("missing port in {} (like 127.0.0.1:2525)", quote_for_message(text)));
+  ListenerConfig listener;
+  listener.address = split->host;
+  listener.port = *split->port;
+  listener.text = std::string(text);
+  return listener;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The sections
+
+struct TlsDefaults {
+  TlsPolicy starttls = TlsPolicy::optional;
+  bool have_certificate = false;
+};
+
+TlsDefaults read_tls(Section tls, Config& config) {
+  TlsDefaults defaults;
+  std::string certificate, key;
+  const toml::node* certificate_node = tls.read_string("certificate", certificate);
+  const toml::node* key_node = tls.read_string("key", key);
+  const toml::node* starttls_node = tls.read_enum("starttls", defaults.starttls, tls_policies);
+  config.tls_certificate = certificate;
+  config.tls_key = key;
+  if (!certificate.empty() && key.empty()) {
+    tls.report(*certificate_node, "certificate", "is set but tls.key is not; both are needed");
+  } else if (certificate.empty() && !key.empty()) {
+    tls.report(*key_node, "key", "is set but tls.certificate is not; both are needed");
+  }
+  defaults.have_certificate = !certificate.empty() && !key.empty();
+  if (starttls_node && defaults.starttls == TlsPolicy::required && !defaults.have_certificate) {
+    tls.report(*starttls_node, "starttls", "\"required\" needs tls.certificate and tls.key to be set");
+  }
+  tls.report_unknown_keys();
+  return defaults;
+}
+
+// Lines where each listen address was configured, to report duplicates.
+using SeenAddresses = std::map<std::pair<std::string, std::uint16_t>, int>;
+
+bool remember_listener(Section& section, std::string_view key, const toml::node& node, const ListenerConfig& listener,
+                       SeenAddresses& seen) {
+  const auto normalized = parse_ip(listener.address, false);
+  const std::string address = normalized ? format_ip(normalized->bytes, normalized->family) : listener.address;
+  auto [existing, inserted] = seen.emplace(std::pair(address, listener.port), line_of(node));
+  if (!inserted) {
+    section.report(node, key, fmt::format("{} is already configured at line {}", quote_for_message(listener.text), existing->second));
+  }
+  return inserted;
+}
+
+void read_server(Section server, const TlsDefaults& tls, Config& config, SeenAddresses& seen_addresses) {
+  if (auto hostname = server.read_string("hostname", config.hostname)) {
+    if (!is_host_name(config.hostname)) {
+      server.report(*hostname, "hostname", fmt::format("expected a host name like gw.example.test, got {}", describe(*hostname)));
+    }
+  }
+  if (auto listen = server.read_string_array("listen")) {
+    for (const auto& [text, node] : *listen) {
+      auto listener = parse_listen_address(text);
+      if (!listener) {
+        server.report(*node, "listen", listener.error().message);
+        continue;
+      }
+      listener->starttls = tls.starttls;
+      if (remember_listener(server, "listen", *node, *listener, seen_addresses)) config.listeners.push_back(*listener);
+    }
+  }
+  std::string state_dir = config.state_dir.string();
+  if (auto node = server.read_string("state_dir", state_dir)) {
+    if (state_dir.empty()) server.report(*node, "state_dir", "must not be empty");
+    else config.state_dir = state_dir;
+  }
+  if (auto networks = server.read_string_array("trusted_networks")) {
+    for (const auto& [text, node] : *networks) {
+      auto network = Network::parse(text);
+      if (network) config.trusted_networks.push_back(*network);
+      else server.report(*node, "trusted_networks", network.error().message);
+    }
+  }
+  server.read_string("user", config.user);
+  server.read_integer("threads", config.threads, 0, 1024);
+  server.read_integer("max_connections", config.max_connections, 1, unlimited);
+  server.read_integer("max_connections_per_ip", config.max_connections_per_ip, 1, unlimited);
+  server.read_size("max_message_size", config.max_message_size, 1);
+  server.read_integer("max_recipients", config.max_recipients, 1, unlimited);
+  server.read_integer("max_errors", config.max_errors, 1, unlimited);
+  server.read_duration("command_timeout", config.command_timeout, one_second);
+  server.read_duration("data_timeout", config.data_timeout, one_second);
+  server.read_enum("bare_newline", config.bare_newline,
+                   {{"normalize", BareNewlinePolicy::normalize}, {"reject", BareNewlinePolicy::reject}});
+  if (auto banner = server.read_string("banner", config.banner)) {
+    if (config.banner.find_first_of("\r\n") != std::string::npos) {
+      server.report(*banner, "banner", "must be a single line");
+    }
+  }
+  server.report_unknown_keys();
+}
+
+void read_listener(Section listener_section, const TlsDefaults& tls, Config& config, SeenAddresses& seen_addresses) {
+  std::string address;
+  const toml::node* address_node = listener_section.read_string("address", address);
+  ListenerConfig listener;
+  bool valid = true;
+  if (address_node) {
+    auto parsed = parse_listen_address(address);
+    if (parsed) {
+      listener = *parsed;
+    } else {
+      listener_section.report(*address_node, "address", parsed.error().message);
+      valid = false;
+    }
+  } else {
+    if (!listener_section.take("address")) {
+      listener_section.report(listener_section.line(), "address", "missing (every [[listener]] needs an address)");
+    }
+    valid = false;
+  }
+  listener.starttls = tls.starttls;
+  if (auto starttls_node = listener_section.read_enum("starttls", listener.starttls, tls_policies)) {
+    if (listener.starttls == TlsPolicy::required && !tls.have_certificate) {
+      listener_section.report(*starttls_node, "starttls", "\"required\" needs tls.certificate and tls.key to be set");
+    }
+  }
+  listener_section.read_bool("proxy_protocol", listener.proxy_protocol);
+  listener_section.report_unknown_keys();
+  if (valid && remember_listener(listener_section, "address", *address_node, listener, seen_addresses)) {
+    config.listeners.push_back(listener);
+  }
+}
+
+void read_dns(Section dns, Config& config) {
+  if (auto nameservers = dns.read_string_array("nameservers")) {
+    for (const auto& [text, node] : *nameservers) {
+      auto split = split_host_port(text, true);
+      if (!split || !parse_ip(split->host, false)) {
+        dns.report(*node, "nameservers",
+                   fmt::format("expected an IP address with optional port like 127.0.0.1:5353 or [::1]:53, got {}{}",
+                               quote_for_message(text), split ? "" : fmt::format(" ({})", split.error().message)));
+        continue;
+      }
+      config.nameservers.push_back(text);
+    }
+  }
+  dns.read_duration("timeout", config.dns_timeout, std::chrono::milliseconds(1));
+  dns.report_unknown_keys();
+}
+
+void read_delivery(Section delivery, Config& config) {
+  delivery.read_duration("backend_timeout", config.backend_timeout, one_second);
+  delivery.read_duration("connect_timeout", config.connect_timeout, one_second);
+  if (const toml::node* node = delivery.take("retry_schedule")) {
+    const toml::array* array = node->as_array();
+    if (!array || array->empty()) {
+      delivery.report(*node, "retry_schedule",
+                      fmt::format("expected a non-empty array of durations like [\"1m\", \"5m\"], got {}", describe(*node)));
+    } else {
+      std::vector<std::chrono::seconds> schedule;
+      bool all_valid = true;
+      for (const toml::node& element : *array) {
+        auto interval = delivery.duration_of(element, "retry_schedule", one_second, true);
+        if (interval) schedule.push_back(std::chrono::duration_cast<std::chrono::seconds>(*interval));
+        else all_valid = false;
+      }
+      if (all_valid) config.retry_schedule = std::move(schedule);
+    }
+  }
+  delivery.read_duration("max_queue_time", config.max_queue_time, one_second);
+  delivery.read_integer("backend_pool_size", config.backend_pool_size, 0, unlimited);
+  delivery.read_integer("outbound_port", config.outbound_port, 1, 65535);
+  delivery.report_unknown_keys();
+}
+
+void read_store(Section store, Config& config) {
+  store.read_integer("retention_days", config.retention_days, 1, 36500);
+  store.report_unknown_keys();
+}
+
+// Lines where each domain was configured, to report duplicates.
+using SeenDomains = std::map<std::string, int>;
+
+void read_domain(Section section, Config& config, SeenDomains& seen_domains) {
+  DomainConfig domain;
+  bool valid = true;
+
+  std::string name;
+  const toml::node* name_node = section.read_string("name", name);
+  std::optional<std::string> normalized_name;
+  if (name_node) {
+    normalized_name = normalize_domain(name);
+    if (!normalized_name) {
+      section.report(*name_node, "name", fmt::format("expected a domain name like example.test, got {}", describe(*name_node)));
+      valid = false;
+    } else if (auto [existing, inserted] = seen_domains.emplace(*normalized_name, line_of(*name_node)); !inserted) {
+      section.report(*name_node, "name",
+                     fmt::format("{} is already configured at line {}", quote_for_message(*normalized_name), existing->second));
+      valid = false;
+    } else {
+      domain.name = *normalized_name;
+    }
+  } else {
+    if (!section.take("name")) section.report(section.line(), "name", "missing (every [[domain]] needs name and backend)");
+    valid = false;
+  }
+
+  std::string backend;
+  if (const toml::node* backend_node = section.read_string("backend", backend)) {
+    auto parsed = BackendAddress::parse(backend);
+    if (parsed) {
+      domain.backend = *parsed;
+    } else {
+      section.report(*backend_node, "backend", parsed.error().message);
+      valid = false;
+    }
+  } else {
+    if (!section.take("backend")) section.report(section.line(), "backend", "missing (every [[domain]] needs name and backend)");
+    valid = false;
+  }
+
+  section.read_enum("recipients", domain.recipients,
+                    {{"list", RecipientValidation::list},
+                     {"backend", RecipientValidation::backend},
+                     {"any", RecipientValidation::any}});
+
+  if (auto addresses = section.read_string_array("addresses")) {
+    std::set<std::string> seen_addresses;
+    for (const auto& [text, node] : *addresses) {
+      const std::string address = lower_case(text);
+      const auto at = address.rfind('@');
+      const std::optional<std::string> address_domain =
+          at == std::string::npos ? std::nullopt : normalize_domain(std::string_view(address).substr(at + 1));
+      if (at == 0 || !address_domain || address.find_first_of(" \t\r\n<>") != std::string::npos) {
+        section.report(*node, "addresses", fmt::format("expected an address like alice@example.test, got {}", quote_for_message(text)));
+        valid = false;
+        continue;
+      }
+      if (normalized_name && *address_domain != *normalized_name) {
+        section.report(*node, "addresses", fmt::format("{} is not in domain {}", quote_for_message(text), *normalized_name));
+        valid = false;
+        continue;
+      }
+      const std::string normalized_address = address.substr(0, at + 1) + *address_domain;  // no trailing dot
+      if (seen_addresses.insert(normalized_address).second) domain.addresses.push_back(normalized_address);
+    }
+  }
+
+  const toml::node* tag_node = section.read_number("tag_threshold", domain.tag_threshold);
+  const toml::node* reject_node = section.read_number("reject_threshold", domain.reject_threshold);
+  if (domain.tag_threshold > domain.reject_threshold) {
+    const toml::node* at = tag_node ? tag_node : reject_node;
+    section.report(*at, tag_node ? "tag_threshold" : "reject_threshold",
+                   fmt::format("tag_threshold ({}) must not be greater than reject_threshold ({})", domain.tag_threshold,
+                               domain.reject_threshold));
+    valid = false;
+  }
+
+  section.report_unknown_keys();
+  if (valid) config.domains.push_back(std::move(domain));
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Network
+
+Result<Network> Network::parse(std::string_view text) {
+  Network network;
+  network.text = std::string(text);
+  const auto slash = text.find('/');
+  const std::string_view address_text = text.substr(0, slash);
+  const auto address = parse_ip(address_text, false);
+  if (!address || address_text.find('%') != std::string_view::npos) {
+    return config_error(fmt::format("expected a network like 192.0.2.0/24, 2001:db8::/32 or 127.0.0.1, got {}", quote_for_message(text)));
+  }
+  network.family = address->family;
+  std::memcpy(network.bytes, address->bytes, sizeof network.bytes);
+  const int maximum_prefix = network.family == 4 ? 32 : 128;
+  network.prefix = maximum_prefix;
+  if (slash != std::string_view::npos) {
+    const auto prefix = parse_decimal(text.substr(slash + 1), 255);
+    if (!prefix || *prefix > static_cast<std::uint64_t>(maximum_prefix)) {
+      return config_error(fmt::format("invalid prefix length in {} (0-{} for IPv{})", quote_for_message(text), maximum_prefix,
+                               static_cast<int>(network.family)));
+    }
+    network.prefix = static_cast<int>(*prefix);
+  }
+  // An IPv4-mapped IPv6 network is the IPv4 network it maps.
+  if (network.family == 6 && network.prefix >= 96 && is_ipv4_mapped(network.bytes)) {
+    std::memmove(network.bytes, network.bytes + 12, 4);
+    std::memset(network.bytes + 4, 0, 12);
+    network.family = 4;
+    network.prefix -= 96;
+  }
+  std::uint8_t masked[16];
+  std::memcpy(masked, network.bytes, sizeof masked);
+  if (clear_host_bits(masked, network.family == 4 ? 4 : 16, network.prefix)) {
+    // "192.168.1.0/2" is more likely a typo than a wish to trust a quarter of the Internet.
+    return config_error(fmt::format("{} has bits set after the /{} prefix; the network is {}/{}", quote_for_message(text), network.prefix,
+                             format_ip(masked, network.family), network.prefix));
+  }
+  return network;
+}
+
+bool Network::contains(std::string_view ip) const {
+  if (ip.size() >= 2 && ip.front() == '[' && ip.back() == ']') ip = ip.substr(1, ip.size() - 2);
+  const auto address = parse_ip(ip, true);
+  if (!address || address->family != family) return false;
+  return prefix_matches(bytes, address->bytes, prefix);
+}
+
+bool in_networks(const std::vector<Network>& networks, std::string_view ip) {
+  return std::any_of(networks.begin(), networks.end(), [ip](const Network& network) { return network.contains(ip); });
+}
+
+// ---------------------------------------------------------------------------------------------
+// BackendAddress
+
+Result<BackendAddress> BackendAddress::parse(std::string_view text) {
+  const auto invalid = [text](std::string_view why) {
+    return config_error(fmt::format(
+        "expected smtp:HOST[:PORT], lmtp:HOST[:PORT], lmtp:/PATH/TO/SOCKET, maildir:PATH or mx, got {}{}", quote_for_message(text),
+        why.empty() ? std::string() : fmt::format(" ({})", why)));
+  };
+  BackendAddress backend;
+  backend.text = std::string(text);
+  if (lower_case(text) == "mx") {
+    backend.kind = Kind::mx;
+    backend.port = 25;
+    return backend;
+  }
+  const auto colon = text.find(':');
+  if (colon == std::string_view::npos) return invalid("");
+  const std::string scheme = lower_case(text.substr(0, colon));
+  const std::string_view rest = text.substr(colon + 1);
+
+  if (scheme == "maildir") {
+    if (rest.empty()) return invalid("missing directory");
+    backend.kind = Kind::maildir;
+    backend.path = std::string(rest);
+    backend.port = 0;
+    return backend;
+  }
+  if (scheme != "smtp" && scheme != "lmtp") return invalid("");
+
+  if (scheme == "lmtp" && !rest.empty() && (rest.front() == '/' || rest.front() == '.')) {
+    backend.kind = Kind::lmtp_unix;
+    backend.path = std::string(rest);
+    backend.port = 0;
+    return backend;
+  }
+  backend.kind = scheme == "smtp" ? Kind::smtp : Kind::lmtp_tcp;
+  auto split = split_host_port(rest, false);
+  if (!split) return invalid(split.error().message);
+  if (!parse_ip(split->host, false) && !is_host_name(split->host)) return invalid("invalid host");
+  backend.host = lower_case(split->host);
+  backend.port = split->port.value_or(backend.kind == Kind::smtp ? 25 : 24);
+  return backend;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading
+
+Result<Config> parse_config(std::string_view text, const std::string& name) {
+  toml::table document;
+  try {
+    document = toml::parse(text, std::string_view(name));
+  } catch (const toml::parse_error& error) {
+    return config_error(fmt::format("{}:{}:{}: {}", name, error.source().begin.line, error.source().begin.column,
+                             error.description()));
+  }
+
+  Config config;
+  config.file = name;
+  Diagnostics diagnostics(name);
+  Section root(&document, "", 1, diagnostics);
+
+  // [tls] first: the listeners' policies depend on it.
+  const TlsDefaults tls = read_tls(root.table("tls"), config);
+  SeenAddresses seen_addresses;
+  Section server = root.table("server");
+  read_server(server, tls, config, seen_addresses);
+  for (Section& listener : root.table_array("listener")) read_listener(listener, tls, config, seen_addresses);
+  read_dns(root.table("dns"), config);
+  read_delivery(root.table("delivery"), config);
+  read_store(root.table("store"), config);
+  SeenDomains seen_domains;
+  for (Section& domain : root.table_array("domain")) read_domain(domain, config, seen_domains);
+  root.report_unknown_keys();
+
+  // No listener at all is a problem of its own; a listener (or a [server]) that failed to parse
+  // has been reported already.
+  const toml::array* listen = document.at_path("server.listen").as_array();
+  const bool listener_attempted = (listen && !listen->empty()) || document.contains("listener");
+  const bool server_malformed = document.contains("server") && !document["server"].is_table();
+  if (!listener_attempted && !server_malformed) {
+    diagnostics.add(server.line(), "server.listen", "no listener: set server.listen or add a [[listener]]");
+  }
+  if (!diagnostics.empty()) return config_error(diagnostics.message());
+  return config;
+}
+
+Result<Config> load_config(const std::filesystem::path& file) {
+  std::ifstream stream(file, std::ios::binary);
+  if (!stream) return config_error(fmt::format("{}: cannot open: {}", file.string(), std::strerror(errno)));
+  std::ostringstream contents;
+  contents << stream.rdbuf();
+  if (stream.bad()) return config_error(fmt::format("{}: cannot read: {}", file.string(), std::strerror(errno)));
+  auto config = parse_config(contents.str(), file.string());
+  if (config) config->file = file;
+  return config;
+}
+
+}  // namespace gatehouse

@@ -1,0 +1,239 @@
+// SMTP/LMTP client towards the back-end (RFC 5321 §3.3 transactions, §4.5.2 transparency,
+// RFC 2033 LMTP per-recipient replies, RFC 2920 pipelining of RCPT not used: one round trip per
+// command keeps replies attributable). See backend_client.hpp.
+#include "delivery/backend_client.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/write.hpp>
+#include <fmt/format.h>
+
+#include "common/async.hpp"
+#include "smtp/command.hpp"
+#include "smtp/data_reader.hpp"
+#include "smtp/reply_parser.hpp"
+
+namespace gatehouse::delivery {
+
+using smtp::Reply;
+
+struct BackendConnection::Transport {
+  explicit Transport(asio::any_io_executor ex) : tcp(ex), local(ex) {}
+  asio::ip::tcp::socket tcp;
+  asio::local::stream_protocol::socket local;
+  bool is_local = false;
+  smtp::ReplyParser parser;
+
+  void close() {
+    error_code ignored;
+    if (is_local) local.close(ignored);
+    else tcp.close(ignored);
+  }
+  void cancel() {
+    error_code ignored;
+    if (is_local) local.cancel(ignored);
+    else tcp.cancel(ignored);
+  }
+  asio::awaitable<std::tuple<error_code, std::size_t>> read_some(asio::mutable_buffer buffer) {
+    if (is_local) co_return co_await local.async_read_some(buffer, use_nothrow);
+    co_return co_await tcp.async_read_some(buffer, use_nothrow);
+  }
+  asio::awaitable<std::tuple<error_code, std::size_t>> write_all(asio::const_buffer buffer) {
+    if (is_local) co_return co_await asio::async_write(local, buffer, use_nothrow);
+    co_return co_await asio::async_write(tcp, buffer, use_nothrow);
+  }
+};
+
+BackendConnection::BackendConnection(std::unique_ptr<Transport> transport, BackendAddress address, Timeouts timeouts)
+    : transport_(std::move(transport)), address_(std::move(address)), timeouts_(timeouts),
+      last_used_(std::chrono::steady_clock::now()) {}
+
+BackendConnection::~BackendConnection() {
+  if (transport_) transport_->close();
+}
+
+asio::awaitable<Status> BackendConnection::write(const std::string& bytes, std::chrono::seconds timeout) {
+  Watchdog watchdog(co_await asio::this_coro::executor, [this] { transport_->cancel(); });
+  watchdog.arm(timeout);
+  auto [ec, n] = co_await transport_->write_all(asio::buffer(bytes));
+  watchdog.disarm();
+  if (ec) {
+    healthy_ = false;
+    co_return Error{watchdog.expired() ? "timeout writing to " + address_.text
+                                       : fmt::format("write to {}: {}", address_.text, ec.message())};
+  }
+  co_return Ok{};
+}
+
+asio::awaitable<Result<Reply>> BackendConnection::read_reply(std::chrono::seconds timeout) {
+  while (true) {
+    if (auto reply = transport_->parser.next()) {
+      last_used_ = std::chrono::steady_clock::now();
+      if (reply->code == 0) {
+        healthy_ = false;
+        co_return Error{fmt::format("malformed reply from {}: {}", address_.text, reply->text)};
+      }
+      if (reply->code == 421) healthy_ = false;
+      co_return *reply;
+    }
+    char buffer[4096];
+    Watchdog watchdog(co_await asio::this_coro::executor, [this] { transport_->cancel(); });
+    watchdog.arm(timeout);
+    auto [ec, n] = co_await transport_->read_some(asio::buffer(buffer));
+    watchdog.disarm();
+    if (ec) {
+      healthy_ = false;
+      co_return Error{watchdog.expired() ? "timeout waiting for " + address_.text
+                                         : fmt::format("read from {}: {}", address_.text, ec.message())};
+    }
+    transport_->parser.feed(std::string_view(buffer, n));
+  }
+}
+
+asio::awaitable<Result<Reply>> BackendConnection::command(const std::string& line, std::chrono::seconds timeout) {
+  if (!healthy_) co_return Error{"connection to " + address_.text + " is not usable"};
+  auto written = co_await write(line + "\r\n", timeout);
+  if (!written) co_return written.error();
+  co_return co_await read_reply(timeout);
+}
+
+asio::awaitable<Result<std::unique_ptr<BackendConnection>>> BackendConnection::open(
+    asio::any_io_executor executor, const BackendAddress& address, std::string helo_name, Timeouts timeouts) {
+  auto transport = std::make_unique<Transport>(executor);
+  Transport* raw = transport.get();
+  Watchdog watchdog(executor, [raw] { raw->close(); });
+  watchdog.arm(timeouts.connect);
+  error_code ec;
+  if (address.kind == BackendAddress::Kind::lmtp_unix) {
+    transport->is_local = true;
+    std::tie(ec) = co_await transport->local.async_connect(asio::local::stream_protocol::endpoint(address.path), use_nothrow);
+  } else {
+    asio::ip::tcp::resolver resolver(executor);
+    auto [rec, endpoints] = co_await resolver.async_resolve(address.host, std::to_string(address.port), use_nothrow);
+    ec = rec;
+    if (!ec) {
+      asio::ip::tcp::endpoint chosen;
+      std::tie(ec, chosen) = co_await asio::async_connect(transport->tcp, endpoints, use_nothrow);
+    }
+    if (!ec) transport->tcp.set_option(asio::ip::tcp::no_delay(true), ec);
+  }
+  watchdog.disarm();
+  if (ec)
+    co_return Error{watchdog.expired() ? "timeout connecting to " + address.text
+                                       : fmt::format("connect to {}: {}", address.text, ec.message())};
+
+  std::unique_ptr<BackendConnection> connection(new BackendConnection(std::move(transport), address, timeouts));
+  auto greeting = co_await connection->read_reply(timeouts.command);
+  if (!greeting) co_return greeting.error();
+  if (greeting->code != 220) co_return Error{fmt::format("{} greeted with {}", address.text, greeting->summary())};
+  auto ehlo = co_await connection->command((address.lmtp() ? "LHLO " : "EHLO ") + helo_name, timeouts.command);
+  if (!ehlo) co_return ehlo.error();
+  if (ehlo->code != 250) {
+    if (address.lmtp()) co_return Error{fmt::format("{} refused LHLO: {}", address.text, ehlo->summary())};
+    ehlo = co_await connection->command("HELO " + helo_name, timeouts.command);
+    if (!ehlo) co_return ehlo.error();
+    if (ehlo->code != 250) co_return Error{fmt::format("{} refused HELO: {}", address.text, ehlo->summary())};
+  }
+  // Capabilities: every line after the first.
+  std::string_view text = ehlo->text;
+  bool first = true;
+  while (!text.empty()) {
+    auto nl = text.find('\n');
+    std::string keyword = smtp::to_lower_ascii(text.substr(0, nl));
+    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+    if (std::exchange(first, false)) continue;
+    auto& caps = connection->capabilities_;
+    if (keyword == "pipelining") caps.pipelining = true;
+    else if (keyword == "8bitmime") caps.eightbitmime = true;
+    else if (keyword == "smtputf8") caps.smtputf8 = true;
+    else if (keyword == "chunking") caps.chunking = true;
+    else if (keyword.rfind("size", 0) == 0) {
+      caps.size = true;
+      if (keyword.size() > 5) caps.max_size = std::strtoull(keyword.c_str() + 5, nullptr, 10);
+    }
+  }
+  co_return std::move(connection);
+}
+
+asio::awaitable<Result<Reply>> BackendConnection::mail(const std::string& sender, bool eightbit, bool smtputf8,
+                                                       std::uint64_t size) {
+  std::string line = "MAIL FROM:<" + sender + ">";
+  if (capabilities_.size && size) line += fmt::format(" SIZE={}", size);
+  if (eightbit && capabilities_.eightbitmime) line += " BODY=8BITMIME";
+  if (smtputf8 && capabilities_.smtputf8) line += " SMTPUTF8";
+  co_return co_await command(line, timeouts_.command);
+}
+
+asio::awaitable<Result<Reply>> BackendConnection::rcpt(const std::string& recipient) {
+  co_return co_await command("RCPT TO:<" + recipient + ">", timeouts_.command);
+}
+
+asio::awaitable<Result<std::vector<Reply>>> BackendConnection::data(const std::string& message,
+                                                                     std::size_t accepted_recipients) {
+  auto go_ahead = co_await command("DATA", timeouts_.command);
+  if (!go_ahead) co_return go_ahead.error();
+  if (go_ahead->code != 354) co_return std::vector<Reply>{*go_ahead};
+  auto written = co_await write(smtp::dot_stuff(message), timeouts_.data);
+  if (!written) co_return written.error();
+  std::vector<Reply> replies;
+  std::size_t expected = address_.lmtp() ? std::max<std::size_t>(1, accepted_recipients) : 1;
+  for (std::size_t i = 0; i < expected; ++i) {
+    auto reply = co_await read_reply(timeouts_.data);
+    if (!reply) {
+      if (replies.empty()) co_return reply.error();
+      // LMTP: the recipients without a reply are in doubt; report them as temporary failures.
+      replies.push_back(Reply{451, "4.4.2", reply.error().message});
+      healthy_ = false;
+      continue;
+    }
+    replies.push_back(*reply);
+  }
+  co_return replies;
+}
+
+asio::awaitable<Result<Reply>> BackendConnection::rset() { co_return co_await command("RSET", timeouts_.command); }
+
+asio::awaitable<void> BackendConnection::quit() {
+  if (healthy_) {
+    auto reply = co_await command("QUIT", std::chrono::seconds(5));
+    (void)reply;
+  }
+  healthy_ = false;
+  transport_->close();
+}
+
+asio::awaitable<Result<std::vector<RecipientOutcome>>> deliver_once(
+    asio::any_io_executor executor, const BackendAddress& address, const std::string& helo_name,
+    BackendConnection::Timeouts timeouts, const std::string& sender, const std::vector<std::string>& recipients,
+    const std::string& message) {
+  auto opened = co_await BackendConnection::open(executor, address, helo_name, timeouts);
+  if (!opened) co_return opened.error();
+  auto& connection = *opened;
+  bool eightbit = std::any_of(message.begin(), message.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+  auto mail = co_await connection->mail(sender, eightbit, false, message.size());
+  if (!mail) co_return mail.error();
+  std::vector<RecipientOutcome> outcomes;
+  if (!mail->positive()) {
+    for (auto& r : recipients) outcomes.push_back({r, *mail});
+    co_await connection->quit();
+    co_return outcomes;
+  }
+  std::vector<std::size_t> accepted;
+  for (auto& r : recipients) {
+    auto reply = co_await connection->rcpt(r);
+    if (!reply) co_return reply.error();
+    outcomes.push_back({r, *reply});
+    if (reply->positive()) accepted.push_back(outcomes.size() - 1);
+  }
+  if (!accepted.empty()) {
+    auto replies = co_await connection->data(message, accepted.size());
+    if (!replies) co_return replies.error();
+    for (std::size_t i = 0; i < accepted.size(); ++i)
+      outcomes[accepted[i]].reply = (*replies)[std::min(i, replies->size() - 1)];
+  }
+  co_await connection->quit();
+  co_return outcomes;
+}
+
+}  // namespace gatehouse::delivery

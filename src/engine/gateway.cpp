@@ -1,0 +1,498 @@
+// The gateway's handling of each transaction. See gateway.hpp.
+//
+// Reply texts follow RFC 5321 §4.2.2 codes with RFC 3463 enhanced codes; every reply of a
+// transaction carries its ID so a sender can quote it. Promise 1 (reject, never bounce) and
+// promise 2 (250 only once durable or accepted by the back-end) are kept in on_message().
+#include "engine/gateway.hpp"
+
+#include <boost/asio/use_awaitable.hpp>
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "common/async.hpp"
+#include "common/id.hpp"
+#include "content/headers.hpp"
+
+namespace gatehouse::engine {
+
+using smtp::Reply;
+
+// ---------------------------------------------------------------------------------------------
+void RecipientCache::remember(const std::string& address, const Reply& reply) {
+  if (!(reply.positive() || reply.permanent())) return;  // 4xx says nothing lasting
+  auto ttl = reply.positive() ? std::chrono::hours(6) : std::chrono::hours(1);
+  std::lock_guard lock(mutex_);
+  if (entries_.size() > 100000) entries_.clear();
+  entries_[smtp::to_lower_ascii(address)] = {reply, std::chrono::steady_clock::now() + ttl};
+}
+
+std::optional<Reply> RecipientCache::recall(const std::string& address) {
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(smtp::to_lower_ascii(address));
+  if (it == entries_.end() || it->second.expires < std::chrono::steady_clock::now()) return std::nullopt;
+  return it->second.reply;
+}
+
+// ---------------------------------------------------------------------------------------------
+Gateway::Gateway(boost::asio::io_context& io, std::shared_ptr<const Config> config, Store& store,
+                 delivery::Spool& spool, delivery::DeliveryQueue& queue, dns::Resolver* resolver)
+    : io_(io), config_(std::move(config)), store_(store), spool_(spool), queue_(queue),
+      pool_(config_->backend_pool_size), resolver_(resolver) {
+  domains_ = build_domain_table(*config_, &store_);
+}
+
+std::shared_ptr<const Config> Gateway::config() const {
+  std::lock_guard lock(mutex_);
+  return config_;
+}
+
+std::shared_ptr<const DomainTable> Gateway::domains() const {
+  std::lock_guard lock(mutex_);
+  return domains_;
+}
+
+void Gateway::set_config(std::shared_ptr<const Config> config) {
+  auto table = build_domain_table(*config, &store_);
+  std::lock_guard lock(mutex_);
+  config_ = std::move(config);
+  domains_ = std::move(table);
+}
+
+void Gateway::refresh_domains() {
+  auto table = build_domain_table(*config(), &store_);
+  std::lock_guard lock(mutex_);
+  domains_ = std::move(table);
+}
+
+// ---------------------------------------------------------------------------------------------
+namespace {
+
+std::string with_id(std::string text, const std::string& id) { return fmt::format("{} (ID:{})", text, id); }
+
+Reply with_id(Reply reply, const std::string& id) {
+  // Multi-line back-end replies keep their lines; the ID goes on the last one.
+  reply.text = with_id(reply.text, id);
+  return reply;
+}
+
+std::string rfc5322_date(Clock::time_point when) {
+  std::time_t t = Clock::to_time_t(when);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buffer[64];
+  std::strftime(buffer, sizeof buffer, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+  return buffer;
+}
+
+std::string domain_of(std::string_view address) {
+  auto at = address.rfind('@');
+  return at == std::string_view::npos ? std::string{} : smtp::to_lower_ascii(address.substr(at + 1));
+}
+
+// Header values are logged, not trusted: keep them printable and bounded.
+std::string clean_header_value(std::string_view value) {
+  std::string decoded = content::decode_encoded_words(value);
+  std::string out;
+  for (unsigned char c : decoded) {
+    if (c == '\r' || c == '\n' || c == '\t') out += ' ';
+    else if (c >= 32 || c >= 0x80) out += static_cast<char>(c);
+  }
+  if (out.size() > 998) out.resize(998);
+  return out;
+}
+
+}  // namespace
+
+struct ConnectionHandler::Transaction {
+  std::string id;
+  Clock::time_point started = Clock::now();
+  smtp::MailArgument mail;
+  std::shared_ptr<const DomainTable> domains;
+  // The policy group: every accepted recipient shares back-end and thresholds.
+  std::string group;                         // "" until the first recipient is accepted
+  const DomainConfig* domain = nullptr;      // inbound
+  bool outbound = false;
+  std::vector<std::string> recipients;
+  std::vector<std::string> rejected;         // "addr: reply"
+  std::string last_reject_reason;
+  // Live back-end transaction.
+  std::unique_ptr<delivery::BackendConnection> backend;
+  bool backend_mail_sent = false;
+  bool backend_unavailable = false;          // could not reach it: spool and retry
+  std::string backend_error;
+  std::optional<Reply> backend_mail_refusal; // MAIL refused by the back-end: every RCPT gets it
+};
+
+ConnectionHandler::ConnectionHandler(Gateway& gateway, ClientInfo client)
+    : gateway_(gateway), client_(std::move(client)) {}
+
+ConnectionHandler::~ConnectionHandler() = default;
+
+void ConnectionHandler::set_tls(std::string version, std::string cipher) {
+  client_.tls_version = std::move(version);
+  client_.tls_cipher = std::move(cipher);
+}
+
+boost::asio::awaitable<Reply> ConnectionHandler::on_helo(const smtp::HeloEvent& event) {
+  if (transaction_) {
+    co_await release_backend(true);
+    log_abandoned();
+  }
+  helo_ = event.name;
+  co_return Reply{250, "2.0.0", "Ok"};
+}
+
+boost::asio::awaitable<Reply> ConnectionHandler::on_mail(const smtp::MailEvent& event) {
+  transaction_ = std::make_unique<Transaction>();
+  transaction_->id = new_transaction_id();
+  transaction_->mail = event.mail;
+  transaction_->domains = gateway_.domains();
+  co_return Reply{250, "2.1.0", with_id("Ok", transaction_->id)};
+}
+
+boost::asio::awaitable<Reply> ConnectionHandler::on_rcpt(const smtp::RcptEvent& event) {
+  auto& t = *transaction_;
+  auto config = gateway_.config();
+  const auto& table = *t.domains;
+  auto decision = decide_recipient(table, event.rcpt.recipient, table.trusted(client_.ip));
+  auto refuse = [&](Reply reply, std::string reason) {
+    t.rejected.push_back(decision.address + ": " + reply.summary());
+    t.last_reject_reason = std::move(reason);
+    return with_id(std::move(reply), t.id);
+  };
+  if (decision.route == RecipientRoute::refused) co_return refuse(decision.reply, decision.reason);
+
+  // One policy group per transaction (back-end and thresholds), so one DATA reply fits all.
+  std::string group = decision.route == RecipientRoute::outbound
+                          ? "outbound"
+                          : fmt::format("{}|{}|{}", decision.domain->backend.text, decision.domain->tag_threshold,
+                                        decision.domain->reject_threshold);
+  if (!t.group.empty() && t.group != group)
+    co_return with_id(Reply{452, "4.5.3", "Too many recipients for this transaction: send this one separately"}, t.id);
+
+  if (decision.route == RecipientRoute::outbound) {
+    t.group = group;
+    t.outbound = true;
+    t.recipients.push_back(decision.address);
+    co_return with_id(Reply{250, "2.1.5", "Ok"}, t.id);
+  }
+
+  const DomainConfig& domain = *decision.domain;
+  if (!domain.backend.live()) {
+    t.group = group;
+    t.domain = &domain;
+    t.recipients.push_back(decision.address);
+    co_return with_id(Reply{250, "2.1.5", "Ok"}, t.id);
+  }
+
+  // Live back-end: open (or reuse) the connection and start its transaction on the first RCPT.
+  if (!t.backend && !t.backend_unavailable) {
+    BackendAddress address = domain.backend;
+    delivery::BackendConnection::Timeouts timeouts{config->connect_timeout, config->backend_timeout,
+                                                   config->backend_timeout * 5};
+    for (int attempt = 0; attempt < 2 && !t.backend_mail_sent && !t.backend_mail_refusal; ++attempt) {
+      // A pooled connection may have been closed by the back-end meanwhile: then open a new one.
+      auto connection = attempt == 0 ? gateway_.pool().take(address.text) : nullptr;
+      if (!connection) {
+        auto opened = co_await delivery::BackendConnection::open(co_await boost::asio::this_coro::executor, address,
+                                                                 config->hostname, timeouts);
+        if (!opened) {
+          t.backend_error = opened.error().message;
+          break;
+        }
+        connection = std::move(*opened);
+      }
+      bool eightbit = t.mail.params.body == "8BITMIME";
+      auto mail = co_await connection->mail(t.mail.sender.text(), eightbit, t.mail.params.smtputf8,
+                                            t.mail.params.size.value_or(0));
+      if (!mail) {
+        t.backend_error = mail.error().message;
+        continue;
+      }
+      if (mail->positive()) {
+        t.backend = std::move(connection);
+        t.backend_mail_sent = true;
+      } else {
+        t.backend_mail_refusal = *mail;
+        gateway_.pool().give(std::move(connection));
+      }
+    }
+    if (!t.backend_mail_sent && !t.backend_mail_refusal) {
+      t.backend_unavailable = true;
+      spdlog::warn("id={} backend {} unavailable: {}", t.id, address.text, t.backend_error);
+    }
+  }
+  if (t.backend_mail_refusal) co_return refuse(*t.backend_mail_refusal, "backend refused sender");
+
+  if (t.backend) {
+    auto answer = co_await t.backend->rcpt(decision.address);
+    if (answer) {
+      gateway_.recipient_cache().remember(decision.address, *answer);
+      if (!answer->positive()) co_return refuse(*answer, fmt::format("backend {}", answer->code));
+      t.group = group;
+      t.domain = &domain;
+      t.recipients.push_back(decision.address);
+      co_return with_id(*answer, t.id);
+    }
+    // The connection broke mid-transaction: from here on, spool and retry.
+    t.backend_error = answer.error().message;
+    t.backend.reset();
+    t.backend_unavailable = true;
+    spdlog::warn("id={} backend {} failed at RCPT: {}", t.id, domain.backend.text, t.backend_error);
+  }
+
+  // The back-end cannot be asked now.
+  if (decision.route == RecipientRoute::ask_backend) {
+    auto cached = gateway_.recipient_cache().recall(decision.address);
+    if (!cached)
+      co_return refuse(Reply{451, "4.4.1", "Recipient verification temporarily unavailable, try again later"},
+                       "backend unavailable");
+    if (!cached->positive()) co_return refuse(*cached, "backend (cached)");
+  }
+  t.group = group;
+  t.domain = &domain;
+  t.recipients.push_back(decision.address);
+  co_return with_id(Reply{250, "2.1.5", "Ok"}, t.id);
+}
+
+std::string ConnectionHandler::received_header(const smtp::Session& session) const {
+  const auto& t = *transaction_;
+  auto config = gateway_.config();
+  // RFC 5321 §4.4 trace field; protocol keywords from RFC 3848 / RFC 6531.
+  std::string protocol = t.mail.params.smtputf8 ? "UTF8SMTP" : (session.esmtp() ? "ESMTP" : "SMTP");
+  if (session.tls()) protocol += "S";
+  std::string from = fmt::format("from {} ({}[{}])", helo_, client_.ptr.empty() ? "" : client_.ptr + " ", client_.ip);
+  std::string header = fmt::format("Received: {}\r\n\tby {} (gatehouse) with {} id {}", from, config->hostname, protocol, t.id);
+  if (session.tls() && !client_.tls_version.empty())
+    header += fmt::format("\r\n\t(using {} with cipher {})", client_.tls_version, client_.tls_cipher);
+  if (t.recipients.size() == 1) header += fmt::format("\r\n\tfor <{}>", t.recipients.front());
+  header += fmt::format("; {}\r\n", rfc5322_date(Clock::now()));
+  return header;
+}
+
+boost::asio::awaitable<void> ConnectionHandler::release_backend(bool reset) {
+  if (!transaction_ || !transaction_->backend) co_return;
+  auto connection = std::move(transaction_->backend);
+  if (reset && transaction_->backend_mail_sent) {
+    auto answer = co_await connection->rset();
+    if (!answer || !answer->positive()) co_return;  // closes
+  }
+  gateway_.pool().give(std::move(connection));
+}
+
+void ConnectionHandler::log_abandoned() {
+  if (!transaction_) return;
+  auto& t = *transaction_;
+  TransactionRecord record;
+  record.id = t.id;
+  record.time = t.started;
+  record.client_ip = client_.ip;
+  record.client_ptr = client_.ptr;
+  record.helo = helo_;
+  record.tls = client_.tls_version.empty() ? "" : client_.tls_version + " " + client_.tls_cipher;
+  record.mail_from = t.mail.sender.text();
+  record.recipients = t.recipients;
+  record.rejected_recipients = t.rejected;
+  record.direction = t.outbound ? "outbound" : "inbound";
+  record.domain = t.domain ? t.domain->name : "";
+  if (!t.rejected.empty() && t.recipients.empty()) {
+    record.disposition = "reject";
+    record.reason = t.last_reject_reason;
+    record.reply = t.rejected.back();
+  } else {
+    record.disposition = "abandoned";
+    record.reason = "no DATA";
+  }
+  record.delivery_status = "none";
+  spdlog::info("id={} client={} helo=\"{}\" from=<{}> rcpts={} rejected={} disposition={} reason=\"{}\"", record.id,
+               record.client_ip, record.helo, record.mail_from, record.recipients.size(), record.rejected_recipients.size(),
+               record.disposition, record.reason);
+  gateway_.store().record(std::move(record));
+  transaction_.reset();
+}
+
+boost::asio::awaitable<void> ConnectionHandler::on_reset() {
+  co_await release_backend(true);
+  log_abandoned();
+}
+
+boost::asio::awaitable<Reply> ConnectionHandler::on_message(smtp::MessageEvent& event, const smtp::Session& session) {
+  auto& t = *transaction_;
+  auto config = gateway_.config();
+  const std::string id = t.id;
+
+  TransactionRecord record;
+  record.id = id;
+  record.time = t.started;
+  record.client_ip = client_.ip;
+  record.client_ptr = client_.ptr;
+  record.helo = helo_;
+  record.tls = client_.tls_version.empty() ? "" : client_.tls_version + " " + client_.tls_cipher;
+  record.mail_from = t.mail.sender.text();
+  record.recipients = t.recipients;
+  record.rejected_recipients = t.rejected;
+  record.size = event.size;
+  record.direction = t.outbound ? "outbound" : "inbound";
+  record.domain = t.domain ? t.domain->name : (t.outbound ? domain_of(t.recipients.front()) : "");
+  record.backend = t.outbound ? "mx" : (t.domain ? t.domain->backend.text : "");
+
+  auto finish = [&](Reply reply, std::string disposition, std::string reason, std::string delivery_status,
+                    std::string message_copy) {
+    reply = with_id(std::move(reply), id);
+    record.reply = reply.summary();
+    record.disposition = std::move(disposition);
+    record.reason = std::move(reason);
+    record.delivery_status = std::move(delivery_status);
+    record.has_message = !message_copy.empty();
+    spdlog::info("id={} client={} ptr={} helo=\"{}\" tls=\"{}\" from=<{}> to=<{}> size={} header_from=\"{}\" "
+                 "subject=\"{}\" msgid=\"{}\" disposition={} reason=\"{}\" score={:.1f} delivery={} attempts={} reply=\"{}\"",
+                 id, record.client_ip, record.client_ptr, record.helo, record.tls, record.mail_from,
+                 fmt::join(record.recipients, ","), record.size, record.header_from, record.subject, record.message_id,
+                 record.disposition, record.reason, record.score, record.delivery_status, record.delivery_attempts,
+                 record.reply);
+    gateway_.store().record(std::move(record), std::move(message_copy));
+    transaction_.reset();
+    return reply;
+  };
+
+  if (event.oversize) {
+    co_await release_backend(true);
+    co_return finish(Reply{552, "5.3.4", "Message size exceeds fixed maximum message size"}, "reject", "size", "none", {});
+  }
+
+  std::string message = received_header(session) + event.message;
+  auto headers = content::parse_headers(message);
+  record.header_from = clean_header_value(headers.first("From").value_or(""));
+  record.subject = clean_header_value(headers.first("Subject").value_or(""));
+  record.message_id = clean_header_value(headers.first("Message-ID").value_or(""));
+
+  if (event.bare_newlines && config->bare_newline == BareNewlinePolicy::reject) {
+    co_await release_backend(true);
+    co_return finish(Reply{550, "5.6.0", "Message contains bare CR or LF characters; lines must end with CRLF"},
+                     "reject", "bare newline", "none", message);
+  }
+
+  // The engine's verdict.
+  checks::CheckContext context;
+  context.client_ip = client_.ip;
+  context.helo = helo_;
+  context.mail_from = record.mail_from;
+  context.recipients = t.recipients;
+  context.message = message;
+  context.headers = &headers;
+  auto verdict = gateway_.engine().judge_message(context, t.domain, id);
+  record.score = verdict.score;
+  record.checks = verdict.checks;
+  if (verdict.disposition == "reject" || verdict.disposition == "tempfail") {
+    co_await release_backend(true);
+    co_return finish(verdict.reply, verdict.disposition, verdict.reason, "none", message);
+  }
+  if (verdict.disposition == "tag") {
+    // Delivered with a marked Subject and the explanation in a header.
+    std::string tagged;
+    std::string explanation = fmt::format("X-Gatehouse-Score: {:.1f}", verdict.score);
+    for (auto& c : verdict.checks) explanation += fmt::format("\r\n\t{}={:.1f} ({})", c.name, c.score, c.detail);
+    auto subject_pos = std::string::npos;
+    for (std::size_t pos = 0; pos < headers.body_offset;) {
+      auto nl = message.find('\n', pos);
+      if (nl == std::string::npos) break;
+      if (message.compare(pos, 8, "Subject:") == 0 || message.compare(pos, 8, "subject:") == 0) {
+        subject_pos = pos;
+        break;
+      }
+      pos = nl + 1;
+    }
+    if (subject_pos != std::string::npos) {
+      std::size_t value = subject_pos + 8;
+      while (value < message.size() && message[value] == ' ') ++value;
+      message.insert(value, "[SPAM?] ");
+    } else {
+      explanation += "\r\nSubject: [SPAM?]";
+    }
+    message = explanation + "\r\n" + message;
+  }
+  const std::string disposition = verdict.disposition;
+
+  // Durable before anything else: from here on the message cannot be lost.
+  delivery::SpoolEnvelope envelope;
+  envelope.id = id;
+  envelope.mail_from = record.mail_from;
+  envelope.recipients = t.recipients;
+  envelope.backend = record.backend;
+  envelope.domain = record.domain;
+  envelope.direction = record.direction;
+  envelope.queued_at_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
+  auto stored = co_await gateway_.spool().store(envelope, message);
+  if (!stored) {
+    spdlog::error("id={} spool: {}", id, stored.error().message);
+    co_await release_backend(true);
+    co_return finish(Reply{451, "4.3.0", "Temporary local problem, please try again later"}, "tempfail", "spool error",
+                     "none", message);
+  }
+
+  // Live hand-off: the client's reply is the back-end's answer.
+  if (t.backend) {
+    auto connection = std::move(t.backend);
+    auto replies = co_await connection->data(message, t.recipients.size());
+    if (replies) {
+      gateway_.pool().give(std::move(connection));
+      const auto& list = *replies;
+      std::vector<std::string> deferred, failed;
+      for (std::size_t i = 0; i < t.recipients.size() && i < list.size(); ++i) {
+        if (list[i].transient()) deferred.push_back(t.recipients[i]);
+        else if (list[i].permanent()) failed.push_back(t.recipients[i]);
+      }
+      bool all_same = std::all_of(list.begin(), list.end(), [&](auto& r) { return r.code / 100 == list.front().code / 100; });
+      record.delivery_attempts = 1;
+      record.delivery_detail = list.front().summary();
+      if (all_same && !list.front().positive()) {
+        // Refused by the back-end as a whole: the refusal goes to the client, never a bounce.
+        gateway_.spool().remove(id);
+        bool permanent = list.front().permanent();
+        co_return finish(list.front(), permanent ? "reject" : "tempfail", fmt::format("backend {}", list.front().code),
+                         "none", message);
+      }
+      if (deferred.empty()) {
+        gateway_.spool().remove(id);
+        // LMTP recipients refused after DATA are logged (the copy stays for release), not bounced.
+        if (!failed.empty()) record.delivery_detail = fmt::format("refused for {} after DATA", fmt::join(failed, ", "));
+        co_return finish(Reply{250, "2.0.0", "Ok: queued"}, disposition, "", failed.empty() ? "delivered" : "partial",
+                         message);
+      }
+      envelope.recipients = deferred;
+      envelope.attempts = 1;
+      auto updated = gateway_.spool().update(envelope);
+      if (!updated) spdlog::error("id={} spool update: {}", id, updated.error().message);
+      gateway_.queue().schedule(id, config->retry_schedule.front());
+      co_return finish(Reply{250, "2.0.0", "Ok: queued"}, disposition, "", "queued", message);
+    }
+    // Time-out or broken connection: the spooled copy will be retried.
+    t.backend_error = replies.error().message;
+    spdlog::warn("id={} backend {} failed at DATA: {}", id, record.backend, t.backend_error);
+    record.delivery_attempts = 1;
+    record.delivery_detail = t.backend_error;
+    gateway_.queue().schedule(id, config->retry_schedule.front());
+    co_return finish(Reply{250, "2.0.0", "Ok: queued"}, disposition, "", "queued", message);
+  }
+
+  if (t.domain && t.domain->backend.kind == BackendAddress::Kind::maildir) {
+    auto result = co_await delivery::attempt_delivery(*config, gateway_.resolver(), envelope, message);
+    record.delivery_attempts = 1;
+    record.delivery_detail = result.detail;
+    if (result.deferred.empty()) {
+      gateway_.spool().remove(id);
+      co_return finish(Reply{250, "2.0.0", "Ok: queued"}, disposition, "", "delivered", message);
+    }
+    gateway_.queue().schedule(id, config->retry_schedule.front());
+    co_return finish(Reply{250, "2.0.0", "Ok: queued"}, disposition, "", "queued", message);
+  }
+
+  // Back-end unreachable during the transaction, or outbound: the queue delivers it.
+  record.delivery_detail = t.backend_error;
+  gateway_.queue().schedule(id, t.outbound ? std::chrono::seconds(0) : config->retry_schedule.front());
+  co_return finish(Reply{250, "2.0.0", "Ok: queued"}, disposition, "", "queued", message);
+}
+
+}  // namespace gatehouse::engine

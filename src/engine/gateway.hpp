@@ -1,0 +1,115 @@
+// The gateway: what the daemon does with each SMTP transaction. The network layer
+// (smtp/server.cpp) turns bytes into session events; a ConnectionHandler answers them — relay
+// control and recipient validation at RCPT (passing the back-end's answer through live), the
+// engine's verdict after DATA, durable spooling, the hand-off to the back-end before the final
+// reply, and the log row and stored copy of every transaction.
+#pragma once
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "config/config.hpp"
+#include "delivery/backend_client.hpp"
+#include "delivery/backend_pool.hpp"
+#include "delivery/queue.hpp"
+#include "delivery/spool.hpp"
+#include "engine/engine.hpp"
+#include "engine/policy.hpp"
+#include "smtp/session.hpp"
+#include "store/store.hpp"
+
+namespace gatehouse::dns {
+class Resolver;
+}
+
+namespace gatehouse::engine {
+
+struct ClientInfo {
+  std::string ip;
+  std::uint16_t port = 0;
+  std::string ptr;             // reverse DNS name, "" when none
+  std::string local_ip;
+  std::uint16_t local_port = 0;
+  std::string tls_version, tls_cipher;   // set after STARTTLS
+};
+
+// Answers of the back-end to RCPT, remembered for when it cannot be asked.
+class RecipientCache {
+ public:
+  void remember(const std::string& address, const smtp::Reply& reply);
+  std::optional<smtp::Reply> recall(const std::string& address);
+
+ private:
+  struct Entry {
+    smtp::Reply reply;
+    std::chrono::steady_clock::time_point expires;
+  };
+  std::mutex mutex_;
+  std::unordered_map<std::string, Entry> entries_;
+};
+
+class Gateway {
+ public:
+  Gateway(boost::asio::io_context& io, std::shared_ptr<const Config> config, Store& store, delivery::Spool& spool,
+          delivery::DeliveryQueue& queue, dns::Resolver* resolver);
+
+  std::shared_ptr<const Config> config() const;
+  std::shared_ptr<const DomainTable> domains() const;
+  void set_config(std::shared_ptr<const Config> config);   // SIGHUP
+  void refresh_domains();                                  // after the state database changed
+
+  Store& store() { return store_; }
+  delivery::Spool& spool() { return spool_; }
+  delivery::DeliveryQueue& queue() { return queue_; }
+  delivery::BackendPool& pool() { return pool_; }
+  RecipientCache& recipient_cache() { return recipient_cache_; }
+  const Engine& engine() const { return engine_; }
+  dns::Resolver* resolver() { return resolver_; }
+  boost::asio::io_context& io() { return io_; }
+
+ private:
+  boost::asio::io_context& io_;
+  mutable std::mutex mutex_;
+  std::shared_ptr<const Config> config_;
+  std::shared_ptr<const DomainTable> domains_;
+  Store& store_;
+  delivery::Spool& spool_;
+  delivery::DeliveryQueue& queue_;
+  delivery::BackendPool pool_;
+  RecipientCache recipient_cache_;
+  Engine engine_;
+  dns::Resolver* resolver_;
+};
+
+// One per client connection; answers the session's events.
+class ConnectionHandler {
+ public:
+  ConnectionHandler(Gateway& gateway, ClientInfo client);
+  ~ConnectionHandler();
+
+  boost::asio::awaitable<smtp::Reply> on_helo(const smtp::HeloEvent& event);
+  boost::asio::awaitable<smtp::Reply> on_mail(const smtp::MailEvent& event);
+  boost::asio::awaitable<smtp::Reply> on_rcpt(const smtp::RcptEvent& event);
+  boost::asio::awaitable<smtp::Reply> on_message(smtp::MessageEvent& event, const smtp::Session& session);
+  boost::asio::awaitable<void> on_reset();   // the transaction was abandoned
+  void set_tls(std::string version, std::string cipher);
+  ClientInfo& client() { return client_; }
+
+ private:
+  struct Transaction;
+  boost::asio::awaitable<void> release_backend(bool reset);
+  void log_abandoned();
+  std::string received_header(const smtp::Session& session) const;
+
+  Gateway& gateway_;
+  ClientInfo client_;
+  std::string helo_;
+  std::unique_ptr<Transaction> transaction_;
+};
+
+}  // namespace gatehouse::engine

@@ -1,0 +1,335 @@
+// The SMTP listener and connection driver. See server.hpp. Timeouts follow RFC 5321 §4.5.3.2;
+// the connection limits answer 421 4.7.0 (§4.2.3, RFC 3463 §3.8); STARTTLS follows RFC 3207.
+#include "smtp/server.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "common/async.hpp"
+#include "dns/resolver.hpp"
+#include "smtp/proxy_protocol.hpp"
+#include "smtp/session.hpp"
+
+namespace gatehouse::smtp {
+
+using asio::ip::tcp;
+
+struct Server::Listener {
+  ListenerConfig config;
+  tcp::acceptor acceptor;
+  Listener(asio::io_context& io, ListenerConfig c) : config(std::move(c)), acceptor(io) {}
+};
+
+Server::Server(asio::io_context& io, engine::Gateway& gateway) : io_(io), gateway_(gateway) {}
+Server::~Server() = default;
+
+Status Server::bind(const Config& config) {
+  for (auto& lc : config.listeners) {
+    auto listener = std::make_unique<Listener>(io_, lc);
+    error_code ec;
+    auto address = asio::ip::make_address(lc.address, ec);
+    if (ec) return Error{fmt::format("listen {}: bad address: {}", lc.text, ec.message())};
+    tcp::endpoint endpoint(address, lc.port);
+    listener->acceptor.open(endpoint.protocol(), ec);
+    if (!ec) listener->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec && address.is_v6()) listener->acceptor.set_option(asio::ip::v6_only(true), ec);
+    if (!ec) listener->acceptor.bind(endpoint, ec);
+    if (!ec) listener->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return Error{fmt::format("listen {}: {}", lc.text, ec.message())};
+    listeners_.push_back(std::move(listener));
+  }
+  return Ok{};
+}
+
+Status Server::load_tls(const Config& config) {
+  if (!config.tls_configured()) return Ok{};
+  try {
+    auto context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+    context->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                         asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::single_dh_use);
+    context->use_certificate_chain_file(config.tls_certificate.string());
+    context->use_private_key_file(config.tls_key.string(), asio::ssl::context::pem);
+    std::lock_guard lock(mutex_);
+    tls_ = std::move(context);
+    return Ok{};
+  } catch (const std::exception& e) {
+    return Error{fmt::format("TLS certificate {} / key {}: {}", config.tls_certificate.string(), config.tls_key.string(),
+                             e.what())};
+  }
+}
+
+void Server::start() {
+  for (auto& listener : listeners_) {
+    spdlog::info("listening on {} (starttls={}, proxy_protocol={})", listener->config.text,
+                 listener->config.starttls == TlsPolicy::off        ? "off"
+                 : listener->config.starttls == TlsPolicy::optional ? "optional"
+                                                                     : "required",
+                 listener->config.proxy_protocol);
+    asio::co_spawn(io_, accept_loop(*listener), asio::detached);
+  }
+}
+
+void Server::shutdown() {
+  stopping_ = true;
+  for (auto& listener : listeners_) {
+    error_code ignored;
+    listener->acceptor.close(ignored);
+  }
+  std::map<std::uint64_t, std::function<void()>> hooks;
+  {
+    std::lock_guard lock(mutex_);
+    hooks = shutdown_hooks_;
+  }
+  for (auto& [id, hook] : hooks) hook();
+}
+
+asio::awaitable<void> Server::accept_loop(Listener& listener) {
+  while (!stopping_) {
+    auto strand = asio::make_strand(io_);
+    tcp::socket socket(strand);
+    auto [ec] = co_await listener.acceptor.async_accept(socket, use_nothrow);
+    if (ec) {
+      if (stopping_ || ec == asio::error::operation_aborted) co_return;
+      spdlog::warn("accept on {}: {}", listener.config.text, ec.message());
+      // Out of file descriptors and similar: do not spin.
+      asio::steady_timer pause(io_, std::chrono::milliseconds(100));
+      co_await pause.async_wait(use_nothrow);
+      continue;
+    }
+    asio::co_spawn(strand, serve(std::move(socket), listener.config), asio::detached);
+  }
+}
+
+bool Server::admit(const std::string& ip, std::string& refusal) {
+  auto config = gateway_.config();
+  std::lock_guard lock(mutex_);
+  if (active_.load() >= config->max_connections) {
+    refusal = fmt::format("421 4.7.0 {} Error: too many connections, try again later\r\n", config->hostname);
+    return false;
+  }
+  auto& count = per_ip_[ip];
+  if (count >= config->max_connections_per_ip) {
+    if (count == 0) per_ip_.erase(ip);
+    refusal = fmt::format("421 4.7.0 {} Error: too many connections from {}\r\n", config->hostname, ip);
+    return false;
+  }
+  ++count;
+  ++active_;
+  return true;
+}
+
+void Server::release(const std::string& ip) {
+  std::lock_guard lock(mutex_);
+  auto it = per_ip_.find(ip);
+  if (it != per_ip_.end() && --it->second == 0) per_ip_.erase(it);
+  --active_;
+}
+
+namespace {
+std::string normalize_ip(const asio::ip::address& address) {
+  if (address.is_v6() && address.to_v6().is_v4_mapped())
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).to_string();
+  return address.to_string();
+}
+}  // namespace
+
+asio::awaitable<void> Server::serve(tcp::socket socket, ListenerConfig listener) {
+  auto executor = co_await asio::this_coro::executor;
+  auto config = gateway_.config();
+  error_code ec;
+  auto remote = socket.remote_endpoint(ec);
+  if (ec) co_return;
+  auto local = socket.local_endpoint(ec);
+  socket.set_option(tcp::no_delay(true), ec);
+
+  engine::ClientInfo client;
+  client.ip = normalize_ip(remote.address());
+  client.port = remote.port();
+  client.local_ip = normalize_ip(local.address());
+  client.local_port = local.port();
+
+  std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls;
+  bool shutting_down = false;
+  Watchdog watchdog(executor, [&] {
+    error_code ignored;
+    socket.cancel(ignored);
+  });
+  auto write_all = [&](const std::string& bytes) -> asio::awaitable<bool> {
+    watchdog.arm(config->command_timeout);
+    error_code wec;
+    if (tls) std::tie(wec, std::ignore) = co_await asio::async_write(*tls, asio::buffer(bytes), use_nothrow);
+    else std::tie(wec, std::ignore) = co_await asio::async_write(socket, asio::buffer(bytes), use_nothrow);
+    watchdog.disarm();
+    co_return !wec;
+  };
+
+  // The PROXY header names the real client (only on listeners that expect one).
+  std::string early_bytes;
+  if (listener.proxy_protocol) {
+    std::string received;
+    while (true) {
+      char buffer[512];
+      watchdog.arm(std::chrono::seconds(10));
+      auto [rec, n] = co_await socket.async_read_some(asio::buffer(buffer), use_nothrow);
+      watchdog.disarm();
+      if (rec) {
+        spdlog::info("proxy protocol from {}: connection closed before the header ({})", client.ip, rec.message());
+        co_return;
+      }
+      received.append(buffer, n);
+      auto parsed = parse_proxy_header(received);
+      if (parsed.state == ProxyParseState::need_more) continue;
+      if (parsed.state == ProxyParseState::invalid) {
+        spdlog::warn("proxy protocol from {}: {}; closing", client.ip, parsed.error);
+        co_return;
+      }
+      if (!parsed.header.local) {
+        client.ip = parsed.header.source_ip;
+        client.port = parsed.header.source_port;
+      }
+      early_bytes = received.substr(parsed.consumed);
+      break;
+    }
+  }
+
+  std::string refusal;
+  if (stopping_ || !admit(client.ip, refusal)) {
+    if (refusal.empty()) refusal = fmt::format("421 4.3.2 {} Service shutting down\r\n", config->hostname);
+    spdlog::info("connection from {} refused: {}", client.ip, refusal.substr(0, refusal.size() - 2));
+    co_await write_all(refusal);
+    co_return;
+  }
+  std::uint64_t connection_id;
+  {
+    std::lock_guard lock(mutex_);
+    connection_id = next_connection_++;
+    shutdown_hooks_[connection_id] = [executor, &shutting_down, &socket] {
+      asio::post(executor, [&shutting_down, &socket] {
+        shutting_down = true;
+        error_code ignored;
+        socket.cancel(ignored);
+      });
+    };
+  }
+  struct Cleanup {
+    Server* server;
+    std::string ip;
+    std::uint64_t id;
+    ~Cleanup() {
+      {
+        std::lock_guard lock(server->mutex_);
+        server->shutdown_hooks_.erase(id);
+      }
+      server->release(ip);
+    }
+  } cleanup{this, client.ip, connection_id};
+
+  if (auto* resolver = gateway_.resolver()) {
+    auto names = co_await resolver->ptr(client.ip);
+    if (names.ok() && !names.records.empty()) client.ptr = names.records.front();
+  }
+
+  SessionSettings settings;
+  settings.hostname = config->hostname;
+  settings.max_message_size = config->max_message_size;
+  settings.max_recipients = config->max_recipients;
+  settings.max_errors = config->max_errors;
+  {
+    std::lock_guard lock(mutex_);
+    settings.offer_starttls = tls_ && listener.starttls != TlsPolicy::off;
+  }
+  settings.require_tls = listener.starttls == TlsPolicy::required;
+  Session session(settings);
+  engine::ConnectionHandler handler(gateway_, client);
+  session.greet(Reply{220, "", fmt::format("{} {}", config->hostname, config->banner)});
+  if (!early_bytes.empty()) session.receive(early_bytes);
+  if (shutting_down || stopping_) session.shutdown();
+
+  std::string buffer(4096, '\0');
+  bool connected = true;
+  while (true) {
+    if (session.has_output()) {
+      if (!co_await write_all(session.take_output())) {
+        connected = false;
+        session.connection_lost();
+      }
+    }
+    if (auto& pending = session.pending()) {
+      if (auto* helo = std::get_if<HeloEvent>(&*pending)) {
+        session.resolve(co_await handler.on_helo(*helo));
+      } else if (auto* mail = std::get_if<MailEvent>(&*pending)) {
+        session.resolve(co_await handler.on_mail(*mail));
+      } else if (auto* rcpt = std::get_if<RcptEvent>(&*pending)) {
+        session.resolve(co_await handler.on_rcpt(*rcpt));
+      } else if (std::holds_alternative<MessageEvent>(*pending)) {
+        auto event = std::get<MessageEvent>(*pending);
+        session.resolve(co_await handler.on_message(event, session));
+      } else if (std::holds_alternative<ResetEvent>(*pending)) {
+        co_await handler.on_reset();
+        session.resolve(Reply{});
+      } else if (std::holds_alternative<StartTlsEvent>(*pending)) {
+        std::shared_ptr<asio::ssl::context> context;
+        {
+          std::lock_guard lock(mutex_);
+          context = tls_;
+        }
+        tls = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket, *context);
+        watchdog.arm(config->command_timeout);
+        auto [hec] = co_await tls->async_handshake(asio::ssl::stream_base::server, use_nothrow);
+        watchdog.disarm();
+        if (hec) {
+          spdlog::info("TLS handshake with {} failed: {}", client.ip, hec.message());
+          break;
+        }
+        SSL* ssl = tls->native_handle();
+        handler.set_tls(SSL_get_version(ssl), SSL_get_cipher_name(ssl));
+        session.tls_established();
+      }
+      if (!connected) break;
+      continue;
+    }
+    if (session.closing() || !connected) break;
+    if (shutting_down) session.shutdown();
+    if (session.closing()) continue;  // flush the 421
+
+    watchdog.arm(session.in_data() ? config->data_timeout : config->command_timeout);
+    error_code rec;
+    std::size_t n = 0;
+    if (tls) std::tie(rec, n) = co_await tls->async_read_some(asio::buffer(buffer), use_nothrow);
+    else std::tie(rec, n) = co_await socket.async_read_some(asio::buffer(buffer), use_nothrow);
+    watchdog.disarm();
+    if (rec) {
+      if (watchdog.expired()) {
+        spdlog::info("client {} timed out", client.ip);
+        session.timeout();
+        continue;
+      }
+      if (rec == asio::error::operation_aborted && shutting_down) {
+        session.shutdown();
+        continue;
+      }
+      session.connection_lost();
+      connected = false;
+      continue;
+    }
+    session.receive(std::string_view(buffer.data(), n));
+  }
+  if (session.pending() && std::holds_alternative<ResetEvent>(*session.pending())) co_await handler.on_reset();
+  else if (session.in_transaction() || !connected) co_await handler.on_reset();
+  if (tls && connected) {
+    watchdog.arm(std::chrono::seconds(5));
+    co_await tls->async_shutdown(use_nothrow);
+    watchdog.disarm();
+  }
+  error_code ignored;
+  socket.shutdown(tcp::socket::shutdown_both, ignored);
+  socket.close(ignored);
+}
+
+}  // namespace gatehouse::smtp

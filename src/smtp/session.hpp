@@ -1,0 +1,133 @@
+// The SMTP server session as a sans-I/O state machine (RFC 5321 §3, §4.1, §4.3.2 sequencing;
+// RFC 2920 PIPELINING; RFC 3030 CHUNKING/BDAT; RFC 3207 STARTTLS; RFC 1870 SIZE; RFC 6531).
+//
+// The session consumes bytes and produces reply bytes and *events*. An event that needs a
+// decision (MAIL, RCPT, end of message, STARTTLS, …) pauses the session: pipelined input stays
+// buffered until the host calls resolve() with the reply. No sockets, no clocks: the network
+// layer, tests and fuzzers drive it alike.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "smtp/command.hpp"
+#include "smtp/data_reader.hpp"
+#include "smtp/reply.hpp"
+
+namespace gatehouse::smtp {
+
+struct SessionSettings {
+  std::string hostname = "localhost";
+  std::size_t max_message_size = 50 * 1024 * 1024;
+  std::size_t max_recipients = 100;
+  std::size_t max_command_line = 2048;   // §4.5.3.1.4 allows 512 + extension parameters
+  std::size_t max_errors = 20;
+  bool offer_starttls = false;
+  bool require_tls = false;              // MAIL refused until STARTTLS (RFC 3207 §4)
+};
+
+struct HeloEvent { std::string name; bool extended = false; };
+struct MailEvent { MailArgument mail; };
+struct RcptEvent { RcptArgument rcpt; };
+struct MessageEvent {
+  std::string message;                   // unstuffed, CRLF line endings
+  std::uint64_t size = 0;
+  bool oversize = false;
+  std::uint64_t bare_newlines = 0;
+  std::size_t longest_line = 0;
+  bool chunked = false;                  // arrived by BDAT
+};
+struct ResetEvent {};                    // the open transaction was abandoned (RSET, HELO, QUIT, close)
+struct StartTlsEvent {};                 // host: flush output, handshake, then tls_established()
+using Event = std::variant<HeloEvent, MailEvent, RcptEvent, MessageEvent, ResetEvent, StartTlsEvent>;
+
+class Session {
+ public:
+  explicit Session(SessionSettings settings);
+
+  // The greeting. A non-220 greeting (554/421) closes the session after it is sent.
+  void greet(const Reply& banner);
+  // Feeds received bytes and runs the state machine as far as it can.
+  void receive(std::string_view bytes);
+
+  // The event waiting for resolve(), if any. While one is pending, no further input is processed.
+  const std::optional<Event>& pending() const { return pending_; }
+  // Answers the pending event. For HELO/MAIL/RCPT/message the reply is sent to the client (a
+  // positive MAIL/RCPT reply also updates the transaction). ResetEvent ignores the reply.
+  void resolve(const Reply& reply);
+  // STARTTLS completed: the session starts over (RFC 3207 §4.2) with TLS on.
+  void tls_established();
+
+  // Bytes to send to the client (replies), emptied by the call.
+  std::string take_output();
+  bool has_output() const { return !output_.empty(); }
+  // The client sent QUIT, the session gave 421, or the greeting refused: close after sending.
+  bool closing() const { return closing_; }
+  bool in_data() const { return mode_ != Mode::command; }
+  bool tls() const { return tls_; }
+  bool esmtp() const { return esmtp_; }
+  const std::string& helo_name() const { return helo_name_; }
+  bool in_transaction() const { return mail_.has_value(); }
+
+  // The host's idle timer fired (§4.5.3.2): 421 and close.
+  void timeout();
+  // The server is shutting down: 421 now if no transaction is open, else after it ends.
+  void shutdown();
+  // The connection was lost; emits ResetEvent if a transaction was open.
+  void connection_lost();
+
+  // The open transaction.
+  const std::optional<MailArgument>& mail() const { return mail_; }
+  const std::vector<RcptArgument>& recipients() const { return recipients_; }
+
+  std::size_t errors() const { return errors_; }
+
+ private:
+  enum class Mode { command, data, bdat, discard_line };
+  void run();
+  void handle_line(std::string_view line);
+  void handle_command(const Command& cmd);
+  void send(const Reply& reply);
+  void send(int code, std::string_view enhanced, std::string_view text);
+  void error(int code, std::string_view enhanced, std::string_view text);
+  void raise(Event event);
+  void reset_transaction(bool notify);
+  void finish_message(MessageEvent event);
+  void complete_chunk();
+  std::string ehlo_text() const;
+
+  SessionSettings settings_;
+  std::string input_;
+  std::size_t input_pos_ = 0;
+  std::string output_;
+  std::optional<Event> pending_;
+  Mode mode_ = Mode::command;
+  bool greeted_ = false;
+  bool closing_ = false;
+  bool tls_ = false;
+  bool esmtp_ = false;
+  bool shutting_down_ = false;
+  bool starttls_pending_ = false;
+  std::string helo_name_;
+  std::optional<MailArgument> mail_;
+  std::vector<RcptArgument> recipients_;
+  std::size_t errors_ = 0;
+
+  // DATA
+  std::optional<DataReader> data_;
+  // BDAT
+  std::string chunks_;
+  std::uint64_t chunk_remaining_ = 0;
+  std::uint64_t chunk_total_ = 0;
+  std::uint64_t chunk_bare_newlines_ = 0;
+  bool chunk_last_ = false;
+  bool chunk_failed_ = false;            // the BDAT command was refused: read and discard
+  bool chunk_pending_cr_ = false;
+  bool in_bdat_sequence_ = false;
+  Reply chunk_reply_;
+};
+
+}  // namespace gatehouse::smtp

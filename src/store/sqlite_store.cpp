@@ -1,0 +1,973 @@
+// The SQLite implementation of the Store (store/store.hpp): the transaction log, zstd-compressed
+// copies of messages and the run-time state (domains, addresses) in one database file in WAL mode.
+//
+// One writer thread owns the write connection. record(), update_delivery() and prune() queue work for
+// it and it commits everything queued in batches (one transaction per batch), so the SMTP sessions
+// never wait for the disk. Reads and the rare, synchronous state changes (CLI, JSON API) use a second
+// connection; with WAL they run beside the writer, and beside a daemon's writer in another process
+// (busy_timeout covers the moments when a write lock is held).
+#include <arpa/inet.h>
+#include <spdlog/spdlog.h>
+#include <sqlite3.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <span>
+#include <stdexcept>
+#include <thread>
+#include <variant>
+
+#include "store/store.hpp"
+
+namespace gatehouse {
+namespace {
+
+constexpr int kSchemaVersion = 1;
+constexpr int kBusyTimeoutMs = 5000;
+constexpr std::size_t kMaxBatchWrites = 1000;
+constexpr auto kBatchWindow = std::chrono::milliseconds(20);
+constexpr int kCompressionLevel = 3;
+constexpr int kPruneChunkRows = 5000;  // rows deleted per transaction, so other writers get turns
+constexpr int kBeginAttempts = 6;      // each waits up to the busy timeout for another writer
+
+// ---------------------------------------------------------------------------------------------
+// Small RAII wrappers over the SQLite C API. Inside this file failures throw SqliteError; the
+// Store methods turn them into Error values (state changes, open) or log lines (writer, reads).
+
+class SqliteError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct ConnectionCloser {
+  void operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
+};
+using Connection = std::unique_ptr<sqlite3, ConnectionCloser>;
+
+void execute(sqlite3* db, const char* sql) {
+  char* message = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &message) != SQLITE_OK) {
+    std::string text = message ? message : sqlite3_errmsg(db);
+    sqlite3_free(message);
+    throw SqliteError(text);
+  }
+}
+
+class Statement {
+ public:
+  // `reused`: the statement lives long (the writer's), which SQLite can place better in memory.
+  Statement(sqlite3* db, std::string_view sql, bool reused = false) : db_(db) {
+    sqlite3_stmt* raw = nullptr;
+    int rc = sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), reused ? SQLITE_PREPARE_PERSISTENT : 0,
+                                &raw, nullptr);
+    statement_.reset(raw);
+    if (rc != SQLITE_OK) throw SqliteError(fmt::format("{} (in: {})", sqlite3_errmsg(db), sql));
+  }
+
+  // Starts a fresh use of a reused statement.
+  Statement& reset() {
+    sqlite3_reset(statement_.get());
+    sqlite3_clear_bindings(statement_.get());
+    return *this;
+  }
+  Statement& bind_text(int index, std::string_view text) {
+    // An empty string_view may have a null data pointer, which SQLite would bind as NULL.
+    check(sqlite3_bind_text64(statement_.get(), index, text.empty() ? "" : text.data(), text.size(), SQLITE_TRANSIENT,
+                              SQLITE_UTF8));
+    return *this;
+  }
+  Statement& bind_blob(int index, std::string_view bytes) {
+    check(sqlite3_bind_blob64(statement_.get(), index, bytes.empty() ? "" : bytes.data(), bytes.size(),
+                              SQLITE_TRANSIENT));
+    return *this;
+  }
+  Statement& bind_integer(int index, std::int64_t value) {
+    check(sqlite3_bind_int64(statement_.get(), index, value));
+    return *this;
+  }
+  Statement& bind_real(int index, double value) {
+    check(sqlite3_bind_double(statement_.get(), index, value));
+    return *this;
+  }
+
+  // True when a row is available, false when done.
+  bool step() {
+    int rc = sqlite3_step(statement_.get());
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw SqliteError(sqlite3_errmsg(db_));
+  }
+  // Runs a statement that returns no rows of interest; returns the number of rows it changed.
+  int run() {
+    while (step()) {
+    }
+    int changed = sqlite3_changes(db_);
+    sqlite3_reset(statement_.get());
+    return changed;
+  }
+
+  std::string text(int column) const {
+    auto* data = reinterpret_cast<const char*>(sqlite3_column_text(statement_.get(), column));
+    return data ? std::string(data, sqlite3_column_bytes(statement_.get(), column)) : std::string();
+  }
+  // Valid until the next step() or reset().
+  std::string_view blob(int column) const {
+    auto* data = static_cast<const char*>(sqlite3_column_blob(statement_.get(), column));
+    return data ? std::string_view(data, sqlite3_column_bytes(statement_.get(), column)) : std::string_view();
+  }
+  std::int64_t integer(int column) const { return sqlite3_column_int64(statement_.get(), column); }
+  double real(int column) const { return sqlite3_column_double(statement_.get(), column); }
+
+ private:
+  struct Finalizer {
+    void operator()(sqlite3_stmt* statement) const noexcept { sqlite3_finalize(statement); }
+  };
+  void check(int rc) const {
+    if (rc != SQLITE_OK) throw SqliteError(sqlite3_errmsg(db_));
+  }
+
+  sqlite3* db_;
+  std::unique_ptr<sqlite3_stmt, Finalizer> statement_;
+};
+
+Connection open_connection(const std::string& path) {
+  sqlite3* raw = nullptr;
+  int rc =
+      sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  Connection db(raw);
+  if (rc != SQLITE_OK) {
+    if (!db) throw SqliteError("out of memory");
+    std::string reason = sqlite3_errmsg(db.get());
+    if (int system_error = sqlite3_system_errno(db.get())) reason += fmt::format(" ({})", std::strerror(system_error));
+    throw SqliteError(reason);
+  }
+  sqlite3_extended_result_codes(db.get(), 1);
+  sqlite3_busy_timeout(db.get(), kBusyTimeoutMs);
+  execute(db.get(), "PRAGMA synchronous = NORMAL");
+  return db;
+}
+
+// Creates the tables on first use; refuses a database written by a newer version.
+void prepare_schema(sqlite3* db, const std::string& path) {
+  {
+    Statement journal(db, "PRAGMA journal_mode = WAL");
+    if (!journal.step() || journal.text(0) != "wal")
+      spdlog::warn("store {}: WAL journal mode is not available here; writes will block reads", path);
+  }
+  execute(db, "BEGIN IMMEDIATE");
+  try {
+    Statement version_query(db, "PRAGMA user_version");
+    version_query.step();
+    std::int64_t version = version_query.integer(0);
+    version_query.reset();
+    if (version > kSchemaVersion)
+      throw SqliteError(
+          fmt::format("schema version {} is newer than this program supports ({})", version, kSchemaVersion));
+    if (version < 1) {
+      execute(db, R"sql(
+        CREATE TABLE IF NOT EXISTS transactions (
+          id                  TEXT PRIMARY KEY NOT NULL,
+          time                INTEGER NOT NULL,  -- milliseconds since the Unix epoch
+          client_ip           TEXT NOT NULL COLLATE NOCASE,
+          client_ptr          TEXT NOT NULL,
+          helo                TEXT NOT NULL,
+          tls                 TEXT NOT NULL,
+          mail_from           TEXT NOT NULL,
+          recipients          TEXT NOT NULL,     -- JSON array of strings
+          rejected_recipients TEXT NOT NULL,     -- JSON array of strings
+          header_from         TEXT NOT NULL,
+          subject             TEXT NOT NULL,
+          message_id          TEXT NOT NULL,
+          size                INTEGER NOT NULL,
+          disposition         TEXT NOT NULL,
+          reason              TEXT NOT NULL,
+          reply               TEXT NOT NULL,
+          score               REAL NOT NULL,
+          checks              TEXT NOT NULL,     -- JSON array of {"name", "score", "detail"}
+          direction           TEXT NOT NULL,
+          domain              TEXT NOT NULL COLLATE NOCASE,
+          backend             TEXT NOT NULL,
+          delivery_status     TEXT NOT NULL,
+          delivery_attempts   INTEGER NOT NULL,
+          delivery_detail     TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS transactions_time ON transactions(time, id);
+        CREATE INDEX IF NOT EXISTS transactions_mail_from ON transactions(mail_from);
+        CREATE INDEX IF NOT EXISTS transactions_client_ip ON transactions(client_ip);
+        CREATE INDEX IF NOT EXISTS transactions_disposition ON transactions(disposition, time);
+        CREATE INDEX IF NOT EXISTS transactions_domain ON transactions(domain, time);
+
+        -- Every recipient of a transaction, accepted or not, for searching by recipient.
+        CREATE TABLE IF NOT EXISTS recipients (
+          id       TEXT NOT NULL,
+          address  TEXT NOT NULL COLLATE NOCASE,
+          accepted INTEGER NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS recipients_address ON recipients(address);
+        CREATE INDEX IF NOT EXISTS recipients_id ON recipients(id);
+
+        -- The raw message, compressed with zstd.
+        CREATE TABLE IF NOT EXISTS messages (
+          id   TEXT PRIMARY KEY NOT NULL,
+          body BLOB NOT NULL
+        );
+
+        CREATE TABLE IF NOT EXISTS domains (
+          name             TEXT PRIMARY KEY NOT NULL,
+          backend          TEXT NOT NULL,
+          recipients       TEXT NOT NULL,
+          tag_threshold    REAL NOT NULL,
+          reject_threshold REAL NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS addresses (
+          address TEXT PRIMARY KEY NOT NULL,  -- lower case
+          domain  TEXT NOT NULL               -- the part after the last '@'
+        );
+        CREATE INDEX IF NOT EXISTS addresses_domain ON addresses(domain);
+
+        -- 'generation' counts changes of the run-time state, so daemons know when to reload it.
+        CREATE TABLE IF NOT EXISTS state (
+          key   TEXT PRIMARY KEY NOT NULL,
+          value INTEGER NOT NULL
+        );
+        INSERT OR IGNORE INTO state(key, value) VALUES ('generation', 0);
+      )sql");
+      execute(db, fmt::format("PRAGMA user_version = {}", kSchemaVersion).c_str());
+    }
+    execute(db, "COMMIT");
+  } catch (...) {
+    if (!sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conversions.
+
+// An Error carrying only a message.
+Error failure(std::string message) {
+  Error error;
+  error.message = std::move(message);
+  return error;
+}
+
+std::int64_t to_milliseconds(Clock::time_point time) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
+}
+
+Clock::time_point from_milliseconds(std::int64_t milliseconds) {
+  return Clock::time_point(std::chrono::duration_cast<Clock::duration>(std::chrono::milliseconds(milliseconds)));
+}
+
+std::string strings_to_json(const std::vector<std::string>& values) {
+  boost::json::array array;
+  for (const auto& value : values) array.emplace_back(value);
+  return boost::json::serialize(array);
+}
+
+std::vector<std::string> strings_from_json(std::string_view text) {
+  std::vector<std::string> values;
+  boost::system::error_code error;
+  boost::json::value parsed = boost::json::parse(text, error);
+  if (error || !parsed.is_array()) return values;
+  for (const auto& item : parsed.as_array())
+    if (item.is_string()) values.emplace_back(item.as_string().data(), item.as_string().size());
+  return values;
+}
+
+std::string checks_to_json(const std::vector<CheckResult>& checks) {
+  boost::json::array array;
+  for (const auto& check : checks)
+    array.push_back(boost::json::object{{"name", check.name}, {"score", check.score}, {"detail", check.detail}});
+  return boost::json::serialize(array);
+}
+
+std::vector<CheckResult> checks_from_json(std::string_view text) {
+  std::vector<CheckResult> checks;
+  boost::system::error_code error;
+  boost::json::value parsed = boost::json::parse(text, error);
+  if (error || !parsed.is_array()) return checks;
+  for (const auto& item : parsed.as_array()) {
+    if (!item.is_object()) continue;
+    const auto& object = item.as_object();
+    CheckResult check;
+    if (auto* name = object.if_contains("name"); name && name->is_string())
+      check.name.assign(name->as_string().data(), name->as_string().size());
+    if (auto* score = object.if_contains("score"); score && score->is_number())
+      check.score = score->to_number<double>();
+    if (auto* detail = object.if_contains("detail"); detail && detail->is_string())
+      check.detail.assign(detail->as_string().data(), detail->as_string().size());
+    checks.push_back(std::move(check));
+  }
+  return checks;
+}
+
+std::string ascii_lower(std::string_view text) {
+  std::string lowered(text);
+  for (char& c : lowered)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return lowered;
+}
+
+std::string ascii_upper(std::string_view text) {
+  std::string raised(text);
+  for (char& c : raised)
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  return raised;
+}
+
+std::string_view trim(std::string_view text) {
+  constexpr std::string_view kSpace = " \t\r\n";
+  auto first = text.find_first_not_of(kSpace);
+  if (first == std::string_view::npos) return {};
+  return text.substr(first, text.find_last_not_of(kSpace) - first + 1);
+}
+
+// The address in "addr: 550 5.1.1 …" (a rejected recipient), without angle brackets.
+std::string_view rejected_address(std::string_view rejected) {
+  std::string_view address = trim(rejected.substr(0, rejected.find(": ")));
+  if (address.size() >= 2 && address.front() == '<' && address.back() == '>')
+    address = address.substr(1, address.size() - 2);
+  return address;
+}
+
+// A LIKE pattern that matches `text` literally (with ESCAPE '\').
+std::string escape_like(std::string_view text) {
+  std::string escaped;
+  for (char c : text) {
+    if (c == '%' || c == '_' || c == '\\') escaped += '\\';
+    escaped += c;
+  }
+  return escaped;
+}
+
+bool is_complete_ip_address(const std::string& text) {
+  unsigned char buffer[sizeof(in6_addr)];
+  return inet_pton(AF_INET, text.c_str(), buffer) == 1 || inet_pton(AF_INET6, text.c_str(), buffer) == 1;
+}
+
+struct CompressionContextFree {
+  void operator()(ZSTD_CCtx* context) const noexcept { ZSTD_freeCCtx(context); }
+};
+
+std::optional<std::string> compress(std::string_view raw) {
+  // One context per calling thread, reused: compression runs in the threads that call record().
+  thread_local std::unique_ptr<ZSTD_CCtx, CompressionContextFree> context(ZSTD_createCCtx());
+  if (!context) return std::nullopt;
+  std::string compressed(ZSTD_compressBound(raw.size()), '\0');
+  std::size_t size =
+      ZSTD_compressCCtx(context.get(), compressed.data(), compressed.size(), raw.data(), raw.size(), kCompressionLevel);
+  if (ZSTD_isError(size)) {
+    spdlog::error("store: cannot compress a message: {}", ZSTD_getErrorName(size));
+    return std::nullopt;
+  }
+  compressed.resize(size);
+  return compressed;
+}
+
+std::optional<std::string> decompress(std::string_view compressed) {
+  unsigned long long size = ZSTD_getFrameContentSize(compressed.data(), compressed.size());
+  if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN) return std::nullopt;
+  std::string raw(size, '\0');
+  std::size_t written = ZSTD_decompress(raw.data(), raw.size(), compressed.data(), compressed.size());
+  if (ZSTD_isError(written) || written != size) return std::nullopt;
+  return raw;
+}
+
+constexpr std::string_view kRecordColumns =
+    "t.id, t.time, t.client_ip, t.client_ptr, t.helo, t.tls, t.mail_from, t.recipients, t.rejected_recipients, "
+    "t.header_from, t.subject, t.message_id, t.size, t.disposition, t.reason, t.reply, t.score, t.checks, "
+    "t.direction, t.domain, t.backend, t.delivery_status, t.delivery_attempts, t.delivery_detail, "
+    "EXISTS (SELECT 1 FROM messages m WHERE m.id = t.id)";
+
+TransactionRecord read_record(const Statement& row) {
+  TransactionRecord record;
+  record.id = row.text(0);
+  record.time = from_milliseconds(row.integer(1));
+  record.client_ip = row.text(2);
+  record.client_ptr = row.text(3);
+  record.helo = row.text(4);
+  record.tls = row.text(5);
+  record.mail_from = row.text(6);
+  record.recipients = strings_from_json(row.text(7));
+  record.rejected_recipients = strings_from_json(row.text(8));
+  record.header_from = row.text(9);
+  record.subject = row.text(10);
+  record.message_id = row.text(11);
+  record.size = static_cast<std::uint64_t>(row.integer(12));
+  record.disposition = row.text(13);
+  record.reason = row.text(14);
+  record.reply = row.text(15);
+  record.score = row.real(16);
+  record.checks = checks_from_json(row.text(17));
+  record.direction = row.text(18);
+  record.domain = row.text(19);
+  record.backend = row.text(20);
+  record.delivery_status = row.text(21);
+  record.delivery_attempts = static_cast<int>(row.integer(22));
+  record.delivery_detail = row.text(23);
+  record.has_message = row.integer(24) != 0;
+  return record;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The writer's work items, in queue order.
+
+struct RecordWrite {
+  TransactionRecord record;
+  std::optional<std::string> compressed_body;  // nullopt: keep whatever body is stored
+};
+struct DeliveryWrite {
+  DeliveryUpdate update;
+};
+struct PruneWrite {
+  std::int64_t before_milliseconds;
+  std::promise<std::size_t> removed_rows;
+};
+using Write = std::variant<RecordWrite, DeliveryWrite, PruneWrite>;
+
+// The writer's prepared statements, reused for every batch.
+struct WriterStatements {
+  explicit WriterStatements(sqlite3* db)
+      : begin(db, "BEGIN IMMEDIATE", true),
+        commit(db, "COMMIT", true),
+        rollback(db, "ROLLBACK", true),
+        savepoint(db, "SAVEPOINT one_write", true),
+        release_savepoint(db, "RELEASE one_write", true),
+        rollback_to_savepoint(db, "ROLLBACK TO one_write", true),
+        delete_recipients(db, "DELETE FROM recipients WHERE id = ?1", true),
+        insert_transaction(db,
+                           "INSERT OR REPLACE INTO transactions (id, time, client_ip, client_ptr, helo, tls, "
+                           "mail_from, recipients, rejected_recipients, header_from, subject, message_id, size, "
+                           "disposition, reason, reply, score, checks, direction, domain, backend, "
+                           "delivery_status, delivery_attempts, delivery_detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+                           "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
+                           true),
+        insert_recipient(db, "INSERT INTO recipients (id, address, accepted) VALUES (?1, ?2, ?3)", true),
+        insert_message(db, "INSERT OR REPLACE INTO messages (id, body) VALUES (?1, ?2)", true),
+        update_delivery(db,
+                        "UPDATE transactions SET delivery_status = ?2, delivery_attempts = ?3, "
+                        "delivery_detail = ?4 WHERE id = ?1",
+                        true),
+        select_prune_ids(db, "INSERT INTO temp.prune_ids (id) SELECT id FROM transactions WHERE time < ?1 LIMIT ?2",
+                         true),
+        delete_pruned_recipients(db, "DELETE FROM recipients WHERE id IN (SELECT id FROM temp.prune_ids)", true),
+        delete_pruned_messages(db, "DELETE FROM messages WHERE id IN (SELECT id FROM temp.prune_ids)", true),
+        delete_pruned_transactions(db, "DELETE FROM transactions WHERE id IN (SELECT id FROM temp.prune_ids)", true),
+        clear_prune_ids(db, "DELETE FROM temp.prune_ids", true) {}
+
+  Statement begin, commit, rollback, savepoint, release_savepoint, rollback_to_savepoint;
+  Statement delete_recipients, insert_transaction, insert_recipient, insert_message, update_delivery;
+  Statement select_prune_ids, delete_pruned_recipients, delete_pruned_messages, delete_pruned_transactions,
+      clear_prune_ids;
+};
+
+Connection open_writer_connection(const std::string& path) {
+  Connection db = open_connection(path);
+  prepare_schema(db.get(), path);
+  execute(db.get(), "PRAGMA temp_store = MEMORY");
+  execute(db.get(), "CREATE TEMP TABLE IF NOT EXISTS prune_ids (id TEXT PRIMARY KEY NOT NULL)");
+  return db;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(std::string path, Connection writer_db, Connection reader_db)
+      : path_(std::move(path)),
+        writer_db_(std::move(writer_db)),
+        writer_statements_(writer_db_.get()),
+        reader_db_(std::move(reader_db)),
+        writer_thread_([this] { run_writer(); }) {}
+
+  ~SqliteStore() override {
+    {
+      std::lock_guard lock(queue_mutex_);
+      stopping_ = true;
+    }
+    work_queued_.notify_one();
+    writer_thread_.join();  // the writer drains the queue before it stops
+  }
+
+  void record(TransactionRecord record, std::string raw_message) override {
+    RecordWrite write{std::move(record), std::nullopt};
+    if (!raw_message.empty()) write.compressed_body = compress(raw_message);
+    enqueue(std::move(write), false);
+  }
+
+  void update_delivery(DeliveryUpdate update) override { enqueue(DeliveryWrite{std::move(update)}, false); }
+
+  void flush() override {
+    std::unique_lock lock(queue_mutex_);
+    std::uint64_t target = queued_count_;
+    if (written_count_ >= target) return;
+    hurry_until_ = std::max(hurry_until_, target);
+    work_queued_.notify_one();
+    work_written_.wait(lock, [&] { return written_count_ >= target; });
+  }
+
+  std::optional<TransactionRecord> find(const std::string& id) override {
+    std::lock_guard lock(reader_mutex_);
+    try {
+      Statement query(reader_db_.get(), fmt::format("SELECT {} FROM transactions t WHERE t.id = ?1", kRecordColumns));
+      query.bind_text(1, id);
+      if (query.step()) return read_record(query);
+    } catch (const SqliteError& error) {
+      spdlog::error("store {}: cannot read transaction {}: {}", path_, id, error.what());
+    }
+    return std::nullopt;
+  }
+
+  std::vector<TransactionRecord> search(const SearchQuery& query) override {
+    std::string sql = fmt::format("SELECT {} FROM transactions t WHERE 1", kRecordColumns);
+    std::vector<std::variant<std::string, std::int64_t>> parameters;
+    if (query.since) {
+      sql += " AND t.time >= ?";
+      parameters.emplace_back(to_milliseconds(*query.since));
+    }
+    if (query.until) {
+      sql += " AND t.time < ?";
+      parameters.emplace_back(to_milliseconds(*query.until));
+    }
+    if (!query.sender.empty()) {
+      sql += " AND (t.mail_from LIKE ? ESCAPE '\\' OR t.header_from LIKE ? ESCAPE '\\')";
+      parameters.emplace_back("%" + escape_like(query.sender) + "%");
+      parameters.emplace_back("%" + escape_like(query.sender) + "%");
+    }
+    if (!query.recipient.empty()) {
+      sql += " AND EXISTS (SELECT 1 FROM recipients r WHERE r.id = t.id AND r.address LIKE ? ESCAPE '\\')";
+      parameters.emplace_back("%" + escape_like(query.recipient) + "%");
+    }
+    if (!query.subject.empty()) {
+      sql += " AND t.subject LIKE ? ESCAPE '\\'";
+      parameters.emplace_back("%" + escape_like(query.subject) + "%");
+    }
+    if (!query.client_ip.empty()) {
+      // A whole address matches exactly (10.0.0.1 is not 10.0.0.10); anything else is a prefix.
+      if (is_complete_ip_address(query.client_ip)) {
+        sql += " AND t.client_ip = ?";
+        parameters.emplace_back(query.client_ip);
+      } else {
+        sql += " AND t.client_ip LIKE ? ESCAPE '\\'";
+        parameters.emplace_back(escape_like(query.client_ip) + "%");
+      }
+    }
+    if (!query.disposition.empty()) {
+      sql += " AND t.disposition = ?";
+      parameters.emplace_back(query.disposition);
+    }
+    if (!query.id.empty()) {
+      sql += " AND t.id IN (?, ?)";  // IDs are quoted by people: accept them in lower case too
+      parameters.emplace_back(query.id);
+      parameters.emplace_back(ascii_upper(query.id));
+    }
+    if (!query.domain.empty()) {
+      sql += " AND t.domain = ?";  // the column compares without case
+      parameters.emplace_back(query.domain);
+    }
+    sql += " ORDER BY t.time DESC, t.id DESC LIMIT ? OFFSET ?";
+    // A limit of 0 means no limit.
+    parameters.emplace_back(query.limit == 0 ? std::int64_t{-1} : static_cast<std::int64_t>(query.limit));
+    parameters.emplace_back(static_cast<std::int64_t>(query.offset));
+
+    std::vector<TransactionRecord> records;
+    std::lock_guard lock(reader_mutex_);
+    try {
+      Statement statement(reader_db_.get(), sql);
+      for (std::size_t i = 0; i < parameters.size(); ++i) {
+        int index = static_cast<int>(i + 1);
+        if (auto* text = std::get_if<std::string>(&parameters[i]))
+          statement.bind_text(index, *text);
+        else
+          statement.bind_integer(index, std::get<std::int64_t>(parameters[i]));
+      }
+      while (statement.step()) records.push_back(read_record(statement));
+    } catch (const SqliteError& error) {
+      spdlog::error("store {}: search failed: {}", path_, error.what());
+    }
+    return records;
+  }
+
+  std::optional<std::string> message(const std::string& id) override {
+    std::lock_guard lock(reader_mutex_);
+    try {
+      Statement query(reader_db_.get(), "SELECT body FROM messages WHERE id = ?1");
+      query.bind_text(1, id);
+      if (!query.step()) return std::nullopt;
+      auto raw = decompress(query.blob(0));
+      if (!raw) spdlog::error("store {}: the stored copy of message {} is corrupt", path_, id);
+      return raw;
+    } catch (const SqliteError& error) {
+      spdlog::error("store {}: cannot read message {}: {}", path_, id, error.what());
+    }
+    return std::nullopt;
+  }
+
+  std::size_t prune(Clock::time_point before) override {
+    PruneWrite write{to_milliseconds(before), {}};
+    auto removed_rows = write.removed_rows.get_future();
+    enqueue(std::move(write), true);
+    return removed_rows.get();
+  }
+
+  Status put_domain(const StoredDomain& domain) override {
+    std::string name = ascii_lower(trim(domain.name));
+    if (name.empty()) return failure("a domain needs a name");
+    if (domain.recipients != "list" && domain.recipients != "backend" && domain.recipients != "any")
+      return failure(fmt::format("domain {}: recipients must be \"list\", \"backend\" or \"any\", not \"{}\"", name,
+                                 domain.recipients));
+    return change_state(fmt::format("save domain {}", name), [&](sqlite3* db) -> Result<bool> {
+      Statement upsert(db,
+                       "INSERT INTO domains (name, backend, recipients, tag_threshold, reject_threshold) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (name) DO UPDATE SET backend = excluded.backend, "
+                       "recipients = excluded.recipients, tag_threshold = excluded.tag_threshold, "
+                       "reject_threshold = excluded.reject_threshold");
+      upsert.bind_text(1, name)
+          .bind_text(2, domain.backend)
+          .bind_text(3, domain.recipients)
+          .bind_real(4, domain.tag_threshold)
+          .bind_real(5, domain.reject_threshold)
+          .run();
+      return true;
+    });
+  }
+
+  Status remove_domain(const std::string& name) override {
+    std::string key = ascii_lower(trim(name));
+    return change_state(fmt::format("remove domain {}", key), [&](sqlite3* db) -> Result<bool> {
+      if (Statement(db, "DELETE FROM domains WHERE name = ?1").bind_text(1, key).run() == 0)
+        return failure(fmt::format("no such domain: {}", key));
+      return true;
+    });
+  }
+
+  std::vector<StoredDomain> domains() override {
+    std::vector<StoredDomain> domains;
+    std::lock_guard lock(reader_mutex_);
+    try {
+      Statement query(reader_db_.get(),
+                      "SELECT name, backend, recipients, tag_threshold, reject_threshold FROM domains ORDER BY name");
+      while (query.step())
+        domains.push_back(StoredDomain{query.text(0), query.text(1), query.text(2), query.real(3), query.real(4)});
+    } catch (const SqliteError& error) {
+      spdlog::error("store {}: cannot read domains: {}", path_, error.what());
+    }
+    return domains;
+  }
+
+  Status add_address(const std::string& address) override {
+    std::string normalized = ascii_lower(trim(address));
+    auto at = normalized.rfind('@');
+    if (at == std::string::npos) return failure(fmt::format("\"{}\" is not an e-mail address: it has no '@'", address));
+    if (at == 0 || at + 1 == normalized.size())
+      return failure(
+          fmt::format("\"{}\" is not an e-mail address: it needs a name before and a domain after the '@'", address));
+    std::string domain = normalized.substr(at + 1);
+    return change_state(fmt::format("add address {}", normalized), [&](sqlite3* db) -> Result<bool> {
+      Statement insert(db, "INSERT OR IGNORE INTO addresses (address, domain) VALUES (?1, ?2)");
+      return insert.bind_text(1, normalized).bind_text(2, domain).run() > 0;
+    });
+  }
+
+  Status remove_address(const std::string& address) override {
+    std::string normalized = ascii_lower(trim(address));
+    return change_state(fmt::format("remove address {}", normalized), [&](sqlite3* db) -> Result<bool> {
+      if (Statement(db, "DELETE FROM addresses WHERE address = ?1").bind_text(1, normalized).run() == 0)
+        return failure(fmt::format("no such address: {}", normalized));
+      return true;
+    });
+  }
+
+  std::vector<std::string> addresses(const std::string& domain) override {
+    std::vector<std::string> addresses;
+    std::lock_guard lock(reader_mutex_);
+    try {
+      std::string wanted = ascii_lower(trim(domain));
+      Statement query(reader_db_.get(), wanted.empty()
+                                            ? "SELECT address FROM addresses ORDER BY address"
+                                            : "SELECT address FROM addresses WHERE domain = ?1 ORDER BY address");
+      if (!wanted.empty()) query.bind_text(1, wanted);
+      while (query.step()) addresses.push_back(query.text(0));
+    } catch (const SqliteError& error) {
+      spdlog::error("store {}: cannot read addresses: {}", path_, error.what());
+    }
+    return addresses;
+  }
+
+  // -1 when the store cannot be read.
+  std::int64_t state_generation() override {
+    std::lock_guard lock(reader_mutex_);
+    try {
+      Statement query(reader_db_.get(), "SELECT value FROM state WHERE key = 'generation'");
+      return query.step() ? query.integer(0) : 0;
+    } catch (const SqliteError& error) {
+      spdlog::error("store {}: cannot read the state generation: {}", path_, error.what());
+      return -1;
+    }
+  }
+
+ private:
+  // ---- the queue, shared by the callers and the writer thread
+
+  void enqueue(Write write, bool urgent) {
+    bool wake_writer;
+    {
+      std::lock_guard lock(queue_mutex_);
+      queue_.push_back(std::move(write));
+      ++queued_count_;
+      if (urgent) hurry_until_ = std::max(hurry_until_, queued_count_);
+      // The first write starts the writer's batch window; a full batch or a waiting caller ends it.
+      wake_writer = urgent || queue_.size() == 1 || queue_.size() >= kMaxBatchWrites;
+    }
+    if (wake_writer) work_queued_.notify_one();
+  }
+
+  void run_writer() {
+    std::unique_lock lock(queue_mutex_);
+    for (;;) {
+      work_queued_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and everything is written
+      // Let more writes gather for a moment, so that one transaction carries many.
+      work_queued_.wait_for(lock, kBatchWindow, [&] {
+        return stopping_ || hurry_until_ > written_count_ || queue_.size() >= kMaxBatchWrites;
+      });
+      std::vector<Write> batch;
+      std::size_t count = std::min(queue_.size(), kMaxBatchWrites);
+      batch.reserve(count);
+      for (std::size_t i = 0; i < count; ++i) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      lock.unlock();
+      write_batch(batch);
+      lock.lock();
+      written_count_ += count;
+      work_written_.notify_all();
+    }
+  }
+
+  // ---- the writer thread only
+
+  void write_batch(std::vector<Write>& batch) {
+    // A prune runs in transactions of its own, between the writes queued before and after it.
+    auto segment_start = batch.begin();
+    for (auto it = batch.begin(); it != batch.end(); ++it) {
+      if (auto* prune = std::get_if<PruneWrite>(&*it)) {
+        write_segment({segment_start, it});
+        prune->removed_rows.set_value(prune_rows(prune->before_milliseconds));
+        segment_start = it + 1;
+      }
+    }
+    write_segment({segment_start, batch.end()});
+  }
+
+  void write_segment(std::span<Write> writes) {
+    if (writes.empty()) return;
+    auto& statements = writer_statements_;
+    if (!begin_write_transaction()) {
+      spdlog::error("store {}: {} log writes lost: no write transaction could be started", path_, writes.size());
+      return;
+    }
+    for (auto& write : writes) {
+      try {
+        statements.savepoint.reset().run();
+        if (auto* record = std::get_if<RecordWrite>(&write))
+          write_record(*record);
+        else if (auto* delivery = std::get_if<DeliveryWrite>(&write))
+          write_delivery(*delivery);
+        statements.release_savepoint.reset().run();
+      } catch (const std::exception& error) {
+        spdlog::error("store {}: cannot write transaction {}: {}", path_, write_id(write), error.what());
+        if (sqlite3_get_autocommit(writer_db_.get())) {  // SQLite rolled the whole transaction back
+          spdlog::error("store {}: {} log writes lost with the failed transaction", path_, writes.size());
+          return;
+        }
+        try {
+          statements.rollback_to_savepoint.reset().run();
+          statements.release_savepoint.reset().run();
+        } catch (const SqliteError&) {
+        }
+      }
+    }
+    try {
+      statements.commit.reset().run();
+    } catch (const SqliteError& error) {
+      spdlog::error("store {}: {} log writes lost: commit failed: {}", path_, writes.size(), error.what());
+      rollback_if_open();
+    }
+  }
+
+  void write_record(const RecordWrite& write) {
+    const TransactionRecord& record = write.record;
+    auto& statements = writer_statements_;
+    statements.delete_recipients.reset().bind_text(1, record.id).run();
+    statements.insert_transaction.reset()
+        .bind_text(1, record.id)
+        .bind_integer(2, to_milliseconds(record.time))
+        .bind_text(3, record.client_ip)
+        .bind_text(4, record.client_ptr)
+        .bind_text(5, record.helo)
+        .bind_text(6, record.tls)
+        .bind_text(7, record.mail_from)
+        .bind_text(8, strings_to_json(record.recipients))
+        .bind_text(9, strings_to_json(record.rejected_recipients))
+        .bind_text(10, record.header_from)
+        .bind_text(11, record.subject)
+        .bind_text(12, record.message_id)
+        .bind_integer(13, static_cast<std::int64_t>(record.size))
+        .bind_text(14, record.disposition)
+        .bind_text(15, record.reason)
+        .bind_text(16, record.reply)
+        .bind_real(17, record.score)
+        .bind_text(18, checks_to_json(record.checks))
+        .bind_text(19, record.direction)
+        .bind_text(20, record.domain)
+        .bind_text(21, record.backend)
+        .bind_text(22, record.delivery_status)
+        .bind_integer(23, record.delivery_attempts)
+        .bind_text(24, record.delivery_detail)
+        .run();
+    for (const auto& recipient : record.recipients)
+      statements.insert_recipient.reset().bind_text(1, record.id).bind_text(2, recipient).bind_integer(3, 1).run();
+    for (const auto& rejected : record.rejected_recipients)
+      statements.insert_recipient.reset()
+          .bind_text(1, record.id)
+          .bind_text(2, rejected_address(rejected))
+          .bind_integer(3, 0)
+          .run();
+    if (write.compressed_body)
+      statements.insert_message.reset().bind_text(1, record.id).bind_blob(2, *write.compressed_body).run();
+  }
+
+  void write_delivery(const DeliveryWrite& write) {
+    writer_statements_.update_delivery.reset()
+        .bind_text(1, write.update.id)
+        .bind_text(2, write.update.status)
+        .bind_integer(3, write.update.attempts)
+        .bind_text(4, write.update.detail)
+        .run();
+  }
+
+  // Deletes in chunks, one transaction each, so that a large prune does not lock out other writers.
+  std::size_t prune_rows(std::int64_t before_milliseconds) {
+    auto& statements = writer_statements_;
+    std::size_t removed = 0;
+    for (;;) {
+      if (!begin_write_transaction()) {
+        spdlog::error("store {}: prune stopped: no write transaction could be started", path_);
+        return removed;
+      }
+      try {
+        int selected = statements.select_prune_ids.reset()
+                           .bind_integer(1, before_milliseconds)
+                           .bind_integer(2, kPruneChunkRows)
+                           .run();
+        statements.delete_pruned_recipients.reset().run();
+        statements.delete_pruned_messages.reset().run();
+        int deleted = statements.delete_pruned_transactions.reset().run();
+        statements.clear_prune_ids.reset().run();
+        statements.commit.reset().run();
+        removed += static_cast<std::size_t>(deleted);
+        if (selected < kPruneChunkRows) return removed;
+      } catch (const std::exception& error) {
+        spdlog::error("store {}: prune failed: {}", path_, error.what());
+        rollback_if_open();
+        return removed;
+      }
+    }
+  }
+
+  bool begin_write_transaction() {
+    for (int attempt = 1; attempt <= kBeginAttempts; ++attempt) {
+      try {
+        writer_statements_.begin.reset().run();
+        return true;
+      } catch (const SqliteError& error) {
+        spdlog::warn("store {}: cannot start a write transaction (attempt {} of {}): {}", path_, attempt,
+                     kBeginAttempts, error.what());
+      }
+    }
+    return false;
+  }
+
+  void rollback_if_open() {
+    if (sqlite3_get_autocommit(writer_db_.get())) return;
+    try {
+      writer_statements_.rollback.reset().run();
+    } catch (const SqliteError& error) {
+      spdlog::error("store {}: rollback failed: {}", path_, error.what());
+    }
+  }
+
+  static std::string_view write_id(const Write& write) {
+    if (auto* record = std::get_if<RecordWrite>(&write)) return record->record.id;
+    if (auto* delivery = std::get_if<DeliveryWrite>(&write)) return delivery->update.id;
+    return "(prune)";
+  }
+
+  // ---- synchronous state changes, on the reader connection
+
+  // Runs `change` in a write transaction and bumps the generation if it reports a change.
+  Status change_state(const std::string& what, const std::function<Result<bool>(sqlite3*)>& change) {
+    std::lock_guard lock(reader_mutex_);
+    sqlite3* db = reader_db_.get();
+    try {
+      execute(db, "BEGIN IMMEDIATE");
+      Result<bool> changed = change(db);
+      if (!changed) {
+        execute(db, "ROLLBACK");
+        return changed.error();
+      }
+      if (*changed) execute(db, "UPDATE state SET value = value + 1 WHERE key = 'generation'");
+      execute(db, "COMMIT");
+      return Ok{};
+    } catch (const SqliteError& error) {
+      if (!sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+      return failure(fmt::format("cannot {} in store {}: {}", what, path_, error.what()));
+    }
+  }
+
+  const std::string path_;
+
+  // The writer thread's connection and statements (statements are destroyed first).
+  Connection writer_db_;
+  WriterStatements writer_statements_;
+
+  std::mutex queue_mutex_;
+  std::condition_variable work_queued_;
+  std::condition_variable work_written_;
+  std::deque<Write> queue_;
+  std::uint64_t queued_count_ = 0;   // writes ever queued
+  std::uint64_t written_count_ = 0;  // writes ever handled by the writer (committed, or failed and logged)
+  std::uint64_t hurry_until_ = 0;    // someone waits for the writes up to this count: skip the batch window
+  bool stopping_ = false;
+
+  std::mutex reader_mutex_;
+  Connection reader_db_;
+
+  std::thread writer_thread_;  // last, so it starts once everything above exists
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path) {
+  try {
+    Connection writer_db = open_writer_connection(path);
+    Connection reader_db = open_connection(path);
+    return std::unique_ptr<Store>(std::make_unique<SqliteStore>(path, std::move(writer_db), std::move(reader_db)));
+  } catch (const SqliteError& error) {
+    return failure(fmt::format("cannot open store {}: {}", path, error.what()));
+  } catch (const std::system_error& error) {  // the writer thread could not start
+    return failure(fmt::format("cannot open store {}: {}", path, error.what()));
+  }
+}
+
+}  // namespace gatehouse
