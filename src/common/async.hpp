@@ -1,12 +1,15 @@
 // Small helpers for Asio C++20 coroutines: a completion token that returns errors as values
-// instead of throwing, and a watchdog that cancels an operation when its deadline passes.
+// instead of throwing, and a deadline for any awaitable operation. The deadline races the operation
+// against a timer and waits for both to settle, so no operation outlives the coroutine frame that
+// started it.
 #pragma once
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
-#include <functional>
+#include <optional>
 
 namespace gatehouse {
 
@@ -16,28 +19,14 @@ using boost::system::error_code;
 // co_await op(..., use_nothrow) yields std::tuple<error_code, ...>.
 inline constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 
-// Cancels whatever `on_expire` cancels when armed and not disarmed in time. Must live on the
-// same strand as the operations it guards.
-class Watchdog {
- public:
-  Watchdog(asio::any_io_executor executor, std::function<void()> on_expire)
-      : timer_(executor), on_expire_(std::move(on_expire)) {}
-  void arm(std::chrono::steady_clock::duration timeout) {
-    expired_ = false;
-    timer_.expires_after(timeout);
-    timer_.async_wait([this](error_code ec) {
-      if (ec) return;
-      expired_ = true;
-      on_expire_();
-    });
-  }
-  void disarm() { timer_.cancel(); }
-  bool expired() const { return expired_; }
-
- private:
-  asio::steady_timer timer_;
-  std::function<void()> on_expire_;
-  bool expired_ = false;
-};
+// The result of `operation`, or nullopt if `timeout` passed first (the operation is cancelled).
+template <class T>
+asio::awaitable<std::optional<T>> with_timeout(asio::awaitable<T> operation, std::chrono::steady_clock::duration timeout) {
+  using namespace asio::experimental::awaitable_operators;
+  asio::steady_timer timer(co_await asio::this_coro::executor, timeout);
+  auto result = co_await (std::move(operation) || timer.async_wait(use_nothrow));
+  if (result.index() == 0) co_return std::get<0>(std::move(result));
+  co_return std::nullopt;
+}
 
 }  // namespace gatehouse

@@ -54,14 +54,11 @@ BackendConnection::~BackendConnection() {
 }
 
 asio::awaitable<Status> BackendConnection::write(const std::string& bytes, std::chrono::seconds timeout) {
-  Watchdog watchdog(co_await asio::this_coro::executor, [this] { transport_->cancel(); });
-  watchdog.arm(timeout);
-  auto [ec, n] = co_await transport_->write_all(asio::buffer(bytes));
-  watchdog.disarm();
-  if (ec) {
+  auto written = co_await with_timeout(transport_->write_all(asio::buffer(bytes)), timeout);
+  if (!written || std::get<0>(*written)) {
     healthy_ = false;
-    co_return Error{watchdog.expired() ? "timeout writing to " + address_.text
-                                       : fmt::format("write to {}: {}", address_.text, ec.message())};
+    co_return Error{!written ? "timeout writing to " + address_.text
+                             : fmt::format("write to {}: {}", address_.text, std::get<0>(*written).message())};
   }
   co_return Ok{};
 }
@@ -78,15 +75,13 @@ asio::awaitable<Result<Reply>> BackendConnection::read_reply(std::chrono::second
       co_return *reply;
     }
     char buffer[4096];
-    Watchdog watchdog(co_await asio::this_coro::executor, [this] { transport_->cancel(); });
-    watchdog.arm(timeout);
-    auto [ec, n] = co_await transport_->read_some(asio::buffer(buffer));
-    watchdog.disarm();
-    if (ec) {
+    auto received = co_await with_timeout(transport_->read_some(asio::buffer(buffer)), timeout);
+    if (!received || std::get<0>(*received)) {
       healthy_ = false;
-      co_return Error{watchdog.expired() ? "timeout waiting for " + address_.text
-                                         : fmt::format("read from {}: {}", address_.text, ec.message())};
+      co_return Error{!received ? "timeout waiting for " + address_.text
+                                : fmt::format("read from {}: {}", address_.text, std::get<0>(*received).message())};
     }
+    std::size_t n = std::get<1>(*received);
     transport_->parser.feed(std::string_view(buffer, n));
   }
 }
@@ -102,26 +97,23 @@ asio::awaitable<Result<std::unique_ptr<BackendConnection>>> BackendConnection::o
     asio::any_io_executor executor, const BackendAddress& address, std::string helo_name, Timeouts timeouts) {
   auto transport = std::make_unique<Transport>(executor);
   Transport* raw = transport.get();
-  Watchdog watchdog(executor, [raw] { raw->close(); });
-  watchdog.arm(timeouts.connect);
-  error_code ec;
-  if (address.kind == BackendAddress::Kind::lmtp_unix) {
-    transport->is_local = true;
-    std::tie(ec) = co_await transport->local.async_connect(asio::local::stream_protocol::endpoint(address.path), use_nothrow);
-  } else {
-    asio::ip::tcp::resolver resolver(executor);
-    auto [rec, endpoints] = co_await resolver.async_resolve(address.host, std::to_string(address.port), use_nothrow);
-    ec = rec;
-    if (!ec) {
-      asio::ip::tcp::endpoint chosen;
-      std::tie(ec, chosen) = co_await asio::async_connect(transport->tcp, endpoints, use_nothrow);
+  auto connect = [raw, &address, executor]() -> asio::awaitable<error_code> {
+    if (address.kind == BackendAddress::Kind::lmtp_unix) {
+      raw->is_local = true;
+      auto [ec] = co_await raw->local.async_connect(asio::local::stream_protocol::endpoint(address.path), use_nothrow);
+      co_return ec;
     }
-    if (!ec) transport->tcp.set_option(asio::ip::tcp::no_delay(true), ec);
-  }
-  watchdog.disarm();
-  if (ec)
-    co_return Error{watchdog.expired() ? "timeout connecting to " + address.text
-                                       : fmt::format("connect to {}: {}", address.text, ec.message())};
+    asio::ip::tcp::resolver resolver(executor);
+    auto [ec, endpoints] = co_await resolver.async_resolve(address.host, std::to_string(address.port), use_nothrow);
+    if (ec) co_return ec;
+    auto [cec, chosen] = co_await asio::async_connect(raw->tcp, endpoints, use_nothrow);
+    if (!cec) raw->tcp.set_option(asio::ip::tcp::no_delay(true), cec);
+    co_return cec;
+  };
+  auto connected = co_await with_timeout(connect(), timeouts.connect);
+  if (!connected || *connected)
+    co_return Error{!connected ? "timeout connecting to " + address.text
+                               : fmt::format("connect to {}: {}", address.text, connected->message())};
 
   std::unique_ptr<BackendConnection> connection(new BackendConnection(std::move(transport), address, timeouts));
   auto greeting = co_await connection->read_reply(timeouts.command);

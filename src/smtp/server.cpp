@@ -155,18 +155,16 @@ asio::awaitable<void> Server::serve(tcp::socket socket, ListenerConfig listener)
   client.local_port = local.port();
 
   std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls;
-  bool shutting_down = false;
-  Watchdog watchdog(executor, [&] {
-    error_code ignored;
-    socket.cancel(ignored);
-  });
-  auto write_all = [&](const std::string& bytes) -> asio::awaitable<bool> {
-    watchdog.arm(config->command_timeout);
-    error_code wec;
-    if (tls) std::tie(wec, std::ignore) = co_await asio::async_write(*tls, asio::buffer(bytes), use_nothrow);
-    else std::tie(wec, std::ignore) = co_await asio::async_write(socket, asio::buffer(bytes), use_nothrow);
-    watchdog.disarm();
-    co_return !wec;
+  auto shutting_down = std::make_shared<std::atomic<bool>>(false);
+  auto write_all = [&](std::string bytes) -> asio::awaitable<bool> {
+    auto write = [&]() -> asio::awaitable<error_code> {
+      error_code wec;
+      if (tls) std::tie(wec, std::ignore) = co_await asio::async_write(*tls, asio::buffer(bytes), use_nothrow);
+      else std::tie(wec, std::ignore) = co_await asio::async_write(socket, asio::buffer(bytes), use_nothrow);
+      co_return wec;
+    };
+    auto result = co_await with_timeout(write(), config->command_timeout);
+    co_return result && !*result;
   };
 
   // The PROXY header names the real client (only on listeners that expect one).
@@ -175,14 +173,13 @@ asio::awaitable<void> Server::serve(tcp::socket socket, ListenerConfig listener)
     std::string received;
     while (true) {
       char buffer[512];
-      watchdog.arm(std::chrono::seconds(10));
-      auto [rec, n] = co_await socket.async_read_some(asio::buffer(buffer), use_nothrow);
-      watchdog.disarm();
-      if (rec) {
-        spdlog::info("proxy protocol from {}: connection closed before the header ({})", client.ip, rec.message());
+      auto read = co_await with_timeout(socket.async_read_some(asio::buffer(buffer), use_nothrow), std::chrono::seconds(10));
+      if (!read || std::get<0>(*read)) {
+        spdlog::info("proxy protocol from {}: no header ({})", client.ip,
+                     read ? std::get<0>(*read).message() : std::string("timeout"));
         co_return;
       }
-      received.append(buffer, n);
+      received.append(buffer, std::get<1>(*read));
       auto parsed = parse_proxy_header(received);
       if (parsed.state == ProxyParseState::need_more) continue;
       if (parsed.state == ProxyParseState::invalid) {
@@ -209,13 +206,7 @@ asio::awaitable<void> Server::serve(tcp::socket socket, ListenerConfig listener)
   {
     std::lock_guard lock(mutex_);
     connection_id = next_connection_++;
-    shutdown_hooks_[connection_id] = [executor, &shutting_down, &socket] {
-      asio::post(executor, [&shutting_down, &socket] {
-        shutting_down = true;
-        error_code ignored;
-        socket.cancel(ignored);
-      });
-    };
+    shutdown_hooks_[connection_id] = [shutting_down] { *shutting_down = true; };
   }
   struct Cleanup {
     Server* server;
@@ -249,7 +240,7 @@ asio::awaitable<void> Server::serve(tcp::socket socket, ListenerConfig listener)
   engine::ConnectionHandler handler(gateway_, client);
   session.greet(Reply{220, "", fmt::format("{} {}", config->hostname, config->banner)});
   if (!early_bytes.empty()) session.receive(early_bytes);
-  if (shutting_down || stopping_) session.shutdown();
+  if (*shutting_down || stopping_) session.shutdown();
 
   std::string buffer(4096, '\0');
   bool connected = true;
@@ -268,7 +259,7 @@ asio::awaitable<void> Server::serve(tcp::socket socket, ListenerConfig listener)
       } else if (auto* rcpt = std::get_if<RcptEvent>(&*pending)) {
         session.resolve(co_await handler.on_rcpt(*rcpt));
       } else if (std::holds_alternative<MessageEvent>(*pending)) {
-        auto event = std::get<MessageEvent>(*pending);
+        auto event = std::move(std::get<MessageEvent>(*pending));
         session.resolve(co_await handler.on_message(event, session));
       } else if (std::holds_alternative<ResetEvent>(*pending)) {
         co_await handler.on_reset();
@@ -280,11 +271,17 @@ asio::awaitable<void> Server::serve(tcp::socket socket, ListenerConfig listener)
           context = tls_;
         }
         tls = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket, *context);
-        watchdog.arm(config->command_timeout);
-        auto [hec] = co_await tls->async_handshake(asio::ssl::stream_base::server, use_nothrow);
-        watchdog.disarm();
-        if (hec) {
-          spdlog::info("TLS handshake with {} failed: {}", client.ip, hec.message());
+        auto handshake =
+            co_await with_timeout(tls->async_handshake(asio::ssl::stream_base::server, use_nothrow), config->command_timeout);
+        if (!handshake || std::get<0>(*handshake)) {
+          spdlog::info("TLS handshake with {} failed: {}", client.ip,
+                       handshake ? std::get<0>(*handshake).message() : std::string("timeout"));
+          connected = false;
+          session.connection_lost();
+          if (session.pending()) {
+            co_await handler.on_reset();
+            session.resolve(Reply{});
+          }
           break;
         }
         SSL* ssl = tls->native_handle();
@@ -295,25 +292,31 @@ asio::awaitable<void> Server::serve(tcp::socket socket, ListenerConfig listener)
       continue;
     }
     if (session.closing() || !connected) break;
-    if (shutting_down) session.shutdown();
+    if (*shutting_down) session.shutdown();
     if (session.closing()) continue;  // flush the 421
 
-    watchdog.arm(session.in_data() ? config->data_timeout : config->command_timeout);
-    error_code rec;
-    std::size_t n = 0;
-    if (tls) std::tie(rec, n) = co_await tls->async_read_some(asio::buffer(buffer), use_nothrow);
-    else std::tie(rec, n) = co_await socket.async_read_some(asio::buffer(buffer), use_nothrow);
-    watchdog.disarm();
-    if (rec) {
-      if (watchdog.expired()) {
-        spdlog::info("client {} timed out", client.ip);
-        session.timeout();
-        continue;
-      }
-      if (rec == asio::error::operation_aborted && shutting_down) {
+    // Read in slices of at most a second, so a shutdown request is noticed promptly; the idle
+    // deadline of RFC 5321 §4.5.3.2 is kept across slices.
+    auto idle_deadline = std::chrono::steady_clock::now() + (session.in_data() ? config->data_timeout : config->command_timeout);
+    std::optional<std::tuple<error_code, std::size_t>> read;
+    while (true) {
+      auto slice = std::min<std::chrono::steady_clock::duration>(idle_deadline - std::chrono::steady_clock::now(),
+                                                                 std::chrono::seconds(1));
+      if (tls) read = co_await with_timeout(tls->async_read_some(asio::buffer(buffer), use_nothrow), slice);
+      else read = co_await with_timeout(socket.async_read_some(asio::buffer(buffer), use_nothrow), slice);
+      if (read || *shutting_down || std::chrono::steady_clock::now() >= idle_deadline) break;
+    }
+    if (!read) {
+      if (*shutting_down && std::chrono::steady_clock::now() < idle_deadline) {
         session.shutdown();
         continue;
       }
+      spdlog::info("client {} timed out", client.ip);
+      session.timeout();
+      continue;
+    }
+    auto [rec, n] = *read;
+    if (rec) {
       session.connection_lost();
       connected = false;
       continue;
@@ -322,11 +325,7 @@ asio::awaitable<void> Server::serve(tcp::socket socket, ListenerConfig listener)
   }
   if (session.pending() && std::holds_alternative<ResetEvent>(*session.pending())) co_await handler.on_reset();
   else if (session.in_transaction() || !connected) co_await handler.on_reset();
-  if (tls && connected) {
-    watchdog.arm(std::chrono::seconds(5));
-    co_await tls->async_shutdown(use_nothrow);
-    watchdog.disarm();
-  }
+  if (tls && connected) co_await with_timeout(tls->async_shutdown(use_nothrow), std::chrono::seconds(5));
   error_code ignored;
   socket.shutdown(tcp::socket::shutdown_both, ignored);
   socket.close(ignored);

@@ -55,6 +55,7 @@ class Session {
 
   // The event waiting for resolve(), if any. While one is pending, no further input is processed.
   const std::optional<Event>& pending() const { return pending_; }
+  std::optional<Event>& pending() { return pending_; }
   // Answers the pending event. For HELO/MAIL/RCPT/message the reply is sent to the client (a
   // positive MAIL/RCPT reply also updates the transaction). ResetEvent ignores the reply.
   void resolve(const Reply& reply);
