@@ -11,14 +11,14 @@ CXX=${CXX:-clang++-14}
 OUT=build-fuzz
 FLAGS="-std=c++20 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc -Wall -Wextra -Wno-unused-parameter ${EXTRA_FLAGS:-}"
 
-# target: its sources (the fuzz driver first) and libraries.
+# target: its sources (the fuzz driver and fuzz_support.cpp first) and libraries.
 sources_of() {
   case "$1" in
-    proxy_protocol) echo "fuzz/proxy_protocol_fuzz.cpp src/smtp/proxy_protocol.cpp" ;;
-    smtp_session)   echo "fuzz/smtp_session_fuzz.cpp src/smtp/session.cpp src/smtp/command.cpp src/smtp/data_reader.cpp src/smtp/reply.cpp -lfmt" ;;
-    data_reader)    echo "fuzz/data_reader_fuzz.cpp src/smtp/data_reader.cpp" ;;
-    reply_parser)   echo "fuzz/reply_parser_fuzz.cpp src/smtp/reply_parser.cpp src/smtp/reply.cpp -lfmt" ;;
-    command)        echo "fuzz/command_fuzz.cpp src/smtp/command.cpp" ;;
+    proxy_protocol) echo "fuzz/proxy_protocol_fuzz.cpp fuzz/fuzz_support.cpp src/smtp/proxy_protocol.cpp" ;;
+    smtp_session)   echo "fuzz/smtp_session_fuzz.cpp fuzz/fuzz_support.cpp src/smtp/session.cpp src/smtp/command.cpp src/smtp/data_reader.cpp src/smtp/reply.cpp -lfmt" ;;
+    data_reader)    echo "fuzz/data_reader_fuzz.cpp fuzz/fuzz_support.cpp src/smtp/data_reader.cpp" ;;
+    reply_parser)   echo "fuzz/reply_parser_fuzz.cpp fuzz/fuzz_support.cpp src/smtp/reply_parser.cpp src/smtp/reply.cpp -lfmt" ;;
+    command)        echo "fuzz/command_fuzz.cpp fuzz/fuzz_support.cpp src/smtp/command.cpp" ;;
     *) echo "unknown fuzz target: $1" >&2; return 1 ;;
   esac
 }

@@ -10,8 +10,9 @@
 //   kMaxReplySize plus one received piece;
 // - a well-formed reply has a code of 100-999 and an enhanced code that is empty or
 //   "class.subject.detail" with the class digit of the code; a malformed one has code 0;
-// - round trip: a reply with code 200-599 and no CR in its text, sent with Reply::wire() to a
-//   fresh parser, comes back identical (except for final empty lines, which wire() drops).
+// - a parsed reply with code 200-599 sent on with Reply::wire() (as the relay does) parses back as
+//   one reply with the same code and enhanced code. (The text is not compared: a non-conforming
+//   reply, e.g. enhanced codes on some lines only, legitimately changes shape.)
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -24,9 +25,13 @@
 using gatehouse::smtp::Reply;
 using gatehouse::smtp::ReplyParser;
 
+bool fuzz_invariant_ignored(const char* what);  // fuzz/fuzz_support.cpp
+
 namespace {
 
-[[noreturn]] void fail(const char* what, const Reply& reply) {
+// Aborts (a crash for libFuzzer) unless FUZZ_IGNORE names this invariant (fuzz_support.cpp).
+void fail(const char* what, const Reply& reply) {
+  if (fuzz_invariant_ignored(what)) return;
   std::fprintf(stderr, "reply_parser invariant violated: %s\n  code=%d enhanced=\"%s\" text size %zu\n", what,
                reply.code, reply.enhanced.c_str(), reply.text.size());
   std::abort();
@@ -50,26 +55,20 @@ bool is_enhanced_code(const std::string& text, int code) {
   return dots == 1 && digits > 0;
 }
 
-// Reply::wire() sends a text ending in '\n' without its final empty line(s) ("250-x" "250 " comes
-// back as "250 x"); harmless, so the round trip ignores them.
-std::string_view without_final_empty_lines(std::string_view text) {
-  while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
-  return text;
-}
-
 void check_reply(const Reply& reply, std::size_t largest_piece) {
   if (reply.text.size() > ReplyParser::kMaxReplySize + largest_piece) fail("reply larger than the limit", reply);
   if (reply.code == 0) return;
   if (reply.code < 100 || reply.code > 999) fail("code outside 100-999", reply);
   if (!reply.enhanced.empty() && !is_enhanced_code(reply.enhanced, reply.code)) fail("malformed enhanced code", reply);
 
-  if (reply.code >= 200 && reply.code < 600 && reply.text.find('\r') == std::string::npos) {
+  // What the relay does with a back-end reply: send it on with Reply::wire(). That must be
+  // well-formed for the client: one reply, the same code and enhanced code.
+  if (reply.code >= 200 && reply.code < 600) {
     ReplyParser again;
     again.feed(reply.wire());
     const auto back = again.next();
-    if (!back || back->code != reply.code || back->enhanced != reply.enhanced ||
-        without_final_empty_lines(back->text) != without_final_empty_lines(reply.text))
-      fail("wire() of a parsed reply does not parse back the same", reply);
+    if (!back || back->code != reply.code || back->enhanced != reply.enhanced)
+      fail("wire() of a parsed reply does not parse back as the same reply", reply);
     if (!again.empty() || again.next()) fail("wire() of a parsed reply leaves bytes behind", reply);
   }
 }

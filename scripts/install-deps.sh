@@ -10,7 +10,7 @@ packages=(
   swaks openssl sqlite3
 )
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(libgtest-dev python3 python3-pytest postfix unbound nmap procps dovecot-lmtpd iproute2)
+  packages+=(libgtest-dev python3 python3-pytest postfix unbound nmap procps dovecot-lmtpd iproute2 libnet-ssleay-perl)  # libnet-ssleay-perl: swaks --tls
 fi
 
 missing=()

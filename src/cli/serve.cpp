@@ -4,6 +4,7 @@
 // certificate. SIGUSR1: retry the queue now.
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -71,7 +72,18 @@ int serve(const std::string& config_path) {
   }
 
   unsigned threads = config->threads ? config->threads : std::max(1u, std::thread::hardware_concurrency());
-  asio::io_context io(static_cast<int>(threads));
+  // One io_context per thread: io (the first) runs the acceptors, signals, queue and housekeeping
+  // and serves connections too; the others serve connections only. No connection ever spans
+  // threads, so none needs a strand.
+  asio::io_context io(1);
+  std::vector<std::unique_ptr<asio::io_context>> extra_contexts;
+  std::vector<asio::io_context*> workers{&io};
+  for (unsigned i = 1; i < threads; ++i) {
+    extra_contexts.push_back(std::make_unique<asio::io_context>(1));
+    workers.push_back(extra_contexts.back().get());
+  }
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep_running;
+  for (auto* worker : workers) keep_running.push_back(asio::make_work_guard(*worker));
   std::unique_ptr<dns::Resolver> resolver;
   try {
     resolver = std::make_unique<dns::Resolver>(io.get_executor(), config->nameservers, config->dns_timeout);
@@ -84,7 +96,7 @@ int serve(const std::string& config_path) {
   delivery::DeliveryQueue queue(io, spool, **store, [&] { return gateway_ptr->config(); }, resolver.get());
   engine::Gateway gateway(io, config, **store, spool, queue, resolver.get());
   gateway_ptr = &gateway;
-  smtp::Server server(io, gateway);
+  smtp::Server server(io, workers, gateway);
   if (auto bound = server.bind(*config); !bound) {
     spdlog::critical("{}", bound.error().message);
     return 1;
@@ -117,7 +129,8 @@ int serve(const std::string& config_path) {
     if (server.active_connections() == 0 || std::chrono::steady_clock::now() > drain_deadline) {
       if (server.active_connections()) spdlog::warn("stopping with {} connection(s) still open", server.active_connections());
       queue.stop();
-      io.stop();
+      keep_running.clear();
+      for (auto* worker : workers) worker->stop();
       return;
     }
     drain.expires_after(std::chrono::milliseconds(50));
@@ -155,7 +168,8 @@ int serve(const std::string& config_path) {
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
-        asio::steady_timer timer(co_await asio::this_coro::executor);
+        asio::any_io_executor executor = co_await asio::this_coro::executor;
+        asio::steady_timer timer(executor);
         std::int64_t generation = (*store)->state_generation();
         auto next_prune = std::chrono::steady_clock::now();
         while (!stopping) {
@@ -179,10 +193,10 @@ int serve(const std::string& config_path) {
       asio::detached);
 
   spdlog::info("gatehouse started: {} thread(s), state in {}", threads, config->state_dir.string());
-  std::vector<std::thread> workers;
-  for (unsigned i = 1; i < threads; ++i) workers.emplace_back([&] { io.run(); });
+  std::vector<std::thread> threads_running;
+  for (auto& context : extra_contexts) threads_running.emplace_back([&context] { context->run(); });
   io.run();
-  for (auto& w : workers) w.join();
+  for (auto& t : threads_running) t.join();
   (*store)->flush();
   std::error_code ignored;
   fs::remove(config->pid_file(), ignored);

@@ -23,7 +23,10 @@ inline constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 template <class T>
 asio::awaitable<std::optional<T>> with_timeout(asio::awaitable<T> operation, std::chrono::steady_clock::duration timeout) {
   using namespace asio::experimental::awaitable_operators;
-  asio::steady_timer timer(co_await asio::this_coro::executor, timeout);
+  // No co_await inside larger expressions anywhere in this code base: g++ 12 miscompiles some of
+  // them (temporaries destroyed twice). Name the result first.
+  asio::any_io_executor executor = co_await asio::this_coro::executor;
+  asio::steady_timer timer(executor, timeout);
   auto result = co_await (std::move(operation) || timer.async_wait(use_nothrow));
   if (result.index() == 0) co_return std::get<0>(std::move(result));
   co_return std::nullopt;

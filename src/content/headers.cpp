@@ -150,8 +150,15 @@ std::string decode_encoded_words(std::string_view text) {
     }
     if (charset == "iso-8859-1" || charset == "latin1" || charset == "windows-1252")
       out += latin1_to_utf8(decoded);
-    else
+    else if (charset == "utf-8" || charset == "utf8" || charset == "us-ascii" || charset == "ascii")
       out += decoded;
+    else {
+      // Other charsets are left as they are (see headers.hpp): their bytes are not UTF-8.
+      out.append(text.substr(start, end + 2 - start));
+      pos = end + 2;
+      last_was_word = false;
+      continue;
+    }
     pos = end + 2;
     last_was_word = true;
   }

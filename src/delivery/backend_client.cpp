@@ -53,7 +53,7 @@ BackendConnection::~BackendConnection() {
   if (transport_) transport_->close();
 }
 
-asio::awaitable<Status> BackendConnection::write(const std::string& bytes, std::chrono::seconds timeout) {
+asio::awaitable<Status> BackendConnection::write(std::string bytes, std::chrono::seconds timeout) {
   auto written = co_await with_timeout(transport_->write_all(asio::buffer(bytes)), timeout);
   if (!written || std::get<0>(*written)) {
     healthy_ = false;
@@ -86,9 +86,10 @@ asio::awaitable<Result<Reply>> BackendConnection::read_reply(std::chrono::second
   }
 }
 
-asio::awaitable<Result<Reply>> BackendConnection::command(const std::string& line, std::chrono::seconds timeout) {
+asio::awaitable<Result<Reply>> BackendConnection::command(std::string line, std::chrono::seconds timeout) {
   if (!healthy_) co_return Error{"connection to " + address_.text + " is not usable"};
-  auto written = co_await write(line + "\r\n", timeout);
+  line += "\r\n";
+  auto written = co_await write(std::move(line), timeout);
   if (!written) co_return written.error();
   co_return co_await read_reply(timeout);
 }
@@ -119,11 +120,13 @@ asio::awaitable<Result<std::unique_ptr<BackendConnection>>> BackendConnection::o
   auto greeting = co_await connection->read_reply(timeouts.command);
   if (!greeting) co_return greeting.error();
   if (greeting->code != 220) co_return Error{fmt::format("{} greeted with {}", address.text, greeting->summary())};
-  auto ehlo = co_await connection->command((address.lmtp() ? "LHLO " : "EHLO ") + helo_name, timeouts.command);
+  std::string greeting_command = (address.lmtp() ? "LHLO " : "EHLO ") + helo_name;
+  auto ehlo = co_await connection->command(std::move(greeting_command), timeouts.command);
   if (!ehlo) co_return ehlo.error();
   if (ehlo->code != 250) {
     if (address.lmtp()) co_return Error{fmt::format("{} refused LHLO: {}", address.text, ehlo->summary())};
-    ehlo = co_await connection->command("HELO " + helo_name, timeouts.command);
+    std::string helo_command = "HELO " + helo_name;
+    ehlo = co_await connection->command(std::move(helo_command), timeouts.command);
     if (!ehlo) co_return ehlo.error();
     if (ehlo->code != 250) co_return Error{fmt::format("{} refused HELO: {}", address.text, ehlo->summary())};
   }
@@ -148,7 +151,7 @@ asio::awaitable<Result<std::unique_ptr<BackendConnection>>> BackendConnection::o
   co_return std::move(connection);
 }
 
-asio::awaitable<Result<Reply>> BackendConnection::mail(const std::string& sender, bool eightbit, bool smtputf8,
+asio::awaitable<Result<Reply>> BackendConnection::mail(std::string sender, bool eightbit, bool smtputf8,
                                                        std::uint64_t size) {
   std::string line = "MAIL FROM:<" + sender + ">";
   if (capabilities_.size && size) line += fmt::format(" SIZE={}", size);
@@ -157,7 +160,7 @@ asio::awaitable<Result<Reply>> BackendConnection::mail(const std::string& sender
   co_return co_await command(line, timeouts_.command);
 }
 
-asio::awaitable<Result<Reply>> BackendConnection::rcpt(const std::string& recipient) {
+asio::awaitable<Result<Reply>> BackendConnection::rcpt(std::string recipient) {
   co_return co_await command("RCPT TO:<" + recipient + ">", timeouts_.command);
 }
 
@@ -166,7 +169,8 @@ asio::awaitable<Result<std::vector<Reply>>> BackendConnection::data(const std::s
   auto go_ahead = co_await command("DATA", timeouts_.command);
   if (!go_ahead) co_return go_ahead.error();
   if (go_ahead->code != 354) co_return std::vector<Reply>{*go_ahead};
-  auto written = co_await write(smtp::dot_stuff(message), timeouts_.data);
+  std::string stuffed = smtp::dot_stuff(message);
+  auto written = co_await write(std::move(stuffed), timeouts_.data);
   if (!written) co_return written.error();
   std::vector<Reply> replies;
   std::size_t expected = address_.lmtp() ? std::max<std::size_t>(1, accepted_recipients) : 1;

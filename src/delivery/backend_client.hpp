@@ -29,6 +29,9 @@ class BackendConnection {
     std::chrono::seconds data{300};
   };
 
+  // Coroutine parameters are taken by value: g++ 12 can destroy a temporary bound to a reference
+  // parameter before the coroutine is done with it.
+
   // Connects, reads the greeting and says EHLO (LHLO for LMTP). A refusal at greeting or EHLO
   // is returned as Error with the server's reply in the text.
   static boost::asio::awaitable<Result<std::unique_ptr<BackendConnection>>> open(
@@ -38,9 +41,9 @@ class BackendConnection {
   BackendConnection(const BackendConnection&) = delete;
   BackendConnection& operator=(const BackendConnection&) = delete;
 
-  boost::asio::awaitable<Result<smtp::Reply>> mail(const std::string& sender, bool eightbit, bool smtputf8,
+  boost::asio::awaitable<Result<smtp::Reply>> mail(std::string sender, bool eightbit, bool smtputf8,
                                                    std::uint64_t size);
-  boost::asio::awaitable<Result<smtp::Reply>> rcpt(const std::string& recipient);
+  boost::asio::awaitable<Result<smtp::Reply>> rcpt(std::string recipient);
   // Sends the message (CRLF-normalised, unstuffed). SMTP gives one reply; LMTP one per accepted
   // recipient (RFC 2033 §4.2), in the order of the RCPT commands.
   boost::asio::awaitable<Result<std::vector<smtp::Reply>>> data(const std::string& message, std::size_t accepted_recipients);
@@ -56,9 +59,9 @@ class BackendConnection {
  private:
   struct Transport;
   BackendConnection(std::unique_ptr<Transport> transport, BackendAddress address, Timeouts timeouts);
-  boost::asio::awaitable<Result<smtp::Reply>> command(const std::string& line, std::chrono::seconds timeout);
+  boost::asio::awaitable<Result<smtp::Reply>> command(std::string line, std::chrono::seconds timeout);
   boost::asio::awaitable<Result<smtp::Reply>> read_reply(std::chrono::seconds timeout);
-  boost::asio::awaitable<Status> write(const std::string& bytes, std::chrono::seconds timeout);
+  boost::asio::awaitable<Status> write(std::string bytes, std::chrono::seconds timeout);
 
   std::unique_ptr<Transport> transport_;
   BackendAddress address_;

@@ -3,12 +3,12 @@
 
 namespace gatehouse::delivery {
 
-std::unique_ptr<BackendConnection> BackendPool::take(const std::string& backend) {
+std::unique_ptr<BackendConnection> BackendPool::take(const std::string& backend, const void* context) {
   std::vector<std::unique_ptr<BackendConnection>> stale;
   std::unique_ptr<BackendConnection> found;
   {
     std::lock_guard lock(mutex_);
-    auto& list = idle_[backend];
+    auto& list = idle_[{backend, context}];
     auto now = std::chrono::steady_clock::now();
     while (!list.empty()) {
       auto candidate = std::move(list.back());
@@ -23,10 +23,10 @@ std::unique_ptr<BackendConnection> BackendPool::take(const std::string& backend)
   return found;  // stale connections close as they go out of scope
 }
 
-void BackendPool::give(std::unique_ptr<BackendConnection> connection) {
+void BackendPool::give(std::unique_ptr<BackendConnection> connection, const void* context) {
   if (!connection || !connection->reusable() || max_idle_ == 0) return;
   std::lock_guard lock(mutex_);
-  auto& list = idle_[connection->address().text];
+  auto& list = idle_[{connection->address().text, context}];
   if (list.size() >= max_idle_) return;
   list.push_back(std::move(connection));
 }

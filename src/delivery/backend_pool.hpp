@@ -18,13 +18,15 @@ class BackendPool {
   explicit BackendPool(std::size_t max_idle_per_backend, std::chrono::seconds max_idle_time = std::chrono::seconds(30))
       : max_idle_(max_idle_per_backend), max_idle_time_(max_idle_time) {}
 
-  std::unique_ptr<BackendConnection> take(const std::string& backend);
-  void give(std::unique_ptr<BackendConnection> connection);
+  // Connections are kept per back-end and per io_context (`context`), so a connection is only
+  // reused by coroutines of the thread that owns its socket.
+  std::unique_ptr<BackendConnection> take(const std::string& backend, const void* context);
+  void give(std::unique_ptr<BackendConnection> connection, const void* context);
   void clear();
 
  private:
   std::mutex mutex_;
-  std::map<std::string, std::vector<std::unique_ptr<BackendConnection>>> idle_;
+  std::map<std::pair<std::string, const void*>, std::vector<std::unique_ptr<BackendConnection>>> idle_;
   std::size_t max_idle_;
   std::chrono::seconds max_idle_time_;
 };

@@ -4,6 +4,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
@@ -13,6 +14,8 @@
 #include "common/id.hpp"
 #include "delivery/maildir.hpp"
 #include "dns/resolver.hpp"
+#include "engine/policy.hpp"
+#include <fmt/chrono.h>
 #include "smtp/command.hpp"
 
 namespace gatehouse::delivery {
@@ -63,6 +66,24 @@ asio::awaitable<Result<std::vector<std::string>>> mail_exchangers(dns::Resolver*
   co_return Error{fmt::format("MX lookup for {} failed: {}", domain, answer.error)};
 }
 
+// The IPv4 and IPv6 addresses of a mail exchanger, looked up with gatehouse's own resolver.
+asio::awaitable<Result<std::vector<std::string>>> exchanger_addresses(dns::Resolver* resolver, const std::string& host) {
+  error_code ec;
+  asio::ip::make_address(host, ec);
+  if (!ec) co_return std::vector<std::string>{host};
+  if (!resolver) co_return std::vector<std::string>{host};  // no resolver: let the system resolve it
+  std::vector<std::string> addresses;
+  std::string problem;
+  auto v4 = co_await resolver->a(host);
+  addresses.insert(addresses.end(), v4.records.begin(), v4.records.end());
+  if (!v4.ok() && v4.status != dns::DnsStatus::nodata) problem = v4.error;
+  auto v6 = co_await resolver->aaaa(host);
+  addresses.insert(addresses.end(), v6.records.begin(), v6.records.end());
+  if (addresses.empty())
+    co_return Error{fmt::format("no address for mail exchanger {}{}", host, problem.empty() ? "" : ": " + problem)};
+  co_return addresses;
+}
+
 }  // namespace
 
 asio::awaitable<AttemptResult> attempt_delivery(const Config& config, dns::Resolver* resolver,
@@ -84,20 +105,30 @@ asio::awaitable<AttemptResult> attempt_delivery(const Config& config, dns::Resol
       bool settled = false;
       std::string last_error;
       for (auto& host : *hosts) {
-        BackendAddress address;
-        address.kind = BackendAddress::Kind::smtp;
-        address.host = host;
-        address.port = config.outbound_port;
-        address.text = fmt::format("smtp:{}:{}", host, config.outbound_port);
-        auto outcomes = co_await deliver_once(executor, address, config.hostname, timeouts_of(config),
-                                              envelope.mail_from, recipients, message);
-        if (!outcomes) {
-          last_error = outcomes.error().message;
+        // The exchanger's addresses come from the configured resolver ([dns] nameservers), like
+        // the MX records themselves; the system resolver may not know the name at all.
+        auto addresses = co_await exchanger_addresses(resolver, host);
+        if (!addresses) {
+          last_error = addresses.error().message;
           continue;  // next MX
         }
-        sort_outcomes(*outcomes, result);
-        settled = true;
-        break;
+        for (auto& ip : *addresses) {
+          BackendAddress address;
+          address.kind = BackendAddress::Kind::smtp;
+          address.host = ip;
+          address.port = config.outbound_port;
+          address.text = fmt::format("smtp:{}[{}]:{}", host, ip, config.outbound_port);
+          auto outcomes = co_await deliver_once(executor, address, config.hostname, timeouts_of(config),
+                                                envelope.mail_from, recipients, message);
+          if (!outcomes) {
+            last_error = outcomes.error().message;
+            continue;  // next address, then next MX
+          }
+          sort_outcomes(*outcomes, result);
+          settled = true;
+          break;
+        }
+        if (settled) break;
       }
       if (!settled) {
         for (auto& r : recipients) result.deferred.push_back(r);
@@ -193,8 +224,57 @@ asio::awaitable<void> DeliveryQueue::run() {
         }
       }
     }
-    for (auto& id : ready) asio::co_spawn(asio::make_strand(io_), deliver(id), asio::detached);
+    for (auto& id : ready) asio::co_spawn(io_, deliver(id), asio::detached);
   }
+}
+
+void DeliveryQueue::notify_local_sender(const Config& config, const SpoolEnvelope& original,
+                                        const std::vector<std::string>& undelivered, const std::string& detail) {
+  if (original.mail_from.empty()) return;  // never notify about a notice
+  auto table = build_domain_table(config, &store_);
+  const DomainConfig* domain = table->find(domain_of(original.mail_from));
+  if (!domain) {
+    spdlog::warn("queue: {} undeliverable for {}; sender {} is not local, no notice sent", original.id,
+                 fmt::join(undelivered, ", "), original.mail_from);
+    return;
+  }
+  SpoolEnvelope notice;
+  notice.id = new_transaction_id();
+  notice.mail_from = "";
+  notice.recipients = {original.mail_from};
+  notice.backend = domain->backend.text;
+  notice.domain = domain->name;
+  notice.direction = "inbound";
+  notice.queued_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
+  std::string body = fmt::format(
+      "From: Mail Delivery System <MAILER-DAEMON@{0}>\r\nTo: <{1}>\r\nSubject: Undelivered mail: {2}\r\n"
+      "Date: {3}\r\nMessage-ID: <{4}@{0}>\r\nAuto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n"
+      "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+      "This is gatehouse at {0}.\r\n\r\nYour message {2} could not be delivered to:\r\n\r\n{5}\r\n\r\n"
+      "Last answer: {6}\r\n\r\nThe message is kept on the gateway; your administrator can resend it with\r\n"
+      "  gatehouse resend {2}\r\n",
+      config.hostname, original.mail_from, original.id, fmt::format("{:%a, %d %b %Y %H:%M:%S +0000}", fmt::gmtime(std::time(nullptr))),
+      notice.id, fmt::format("  {}", fmt::join(undelivered, "\r\n  ")), detail);
+  if (auto stored = spool_.store_blocking(notice, body); !stored) {
+    spdlog::error("queue: cannot spool the notice for {}: {}", original.id, stored.error().message);
+    return;
+  }
+  TransactionRecord record;
+  record.id = notice.id;
+  record.time = Clock::now();
+  record.mail_from = "";
+  record.recipients = notice.recipients;
+  record.subject = "Undelivered mail: " + original.id;
+  record.size = body.size();
+  record.disposition = "accept";
+  record.reason = "notice to local sender";
+  record.direction = "inbound";
+  record.domain = domain->name;
+  record.backend = notice.backend;
+  record.delivery_status = "queued";
+  store_.record(std::move(record), body);
+  schedule(notice.id, std::chrono::seconds(0));
+  spdlog::info("queue: notice {} to local sender {} about {}", notice.id, original.mail_from, original.id);
 }
 
 asio::awaitable<void> DeliveryQueue::deliver(std::string id) {
@@ -226,8 +306,12 @@ asio::awaitable<void> DeliveryQueue::deliver(std::string id) {
     if (!updated) spdlog::error("queue: cannot update {}: {}", id, updated.error().message);
     status = "queued";
   }
-  if (!result.failed.empty() && envelope.direction == "outbound")
-    spdlog::warn("queue: outbound {} failed for {}: {}", id, fmt::join(result.failed, ", "), result.detail);
+  if (envelope.direction == "outbound") {
+    // The only notice gatehouse ever sends: to a local sender, about its own outbound mail.
+    std::vector<std::string> undelivered = result.failed;
+    if (status == "expired") undelivered.insert(undelivered.end(), envelope.recipients.begin(), envelope.recipients.end());
+    if (!undelivered.empty()) notify_local_sender(*config, envelope, undelivered, result.detail);
+  }
   store_.update_delivery(DeliveryUpdate{id, status, envelope.attempts, result.detail});
   spdlog::info("queue: id={} attempt={} status={} detail=\"{}\"", id, envelope.attempts, status, result.detail);
   std::lock_guard lock(mutex_);

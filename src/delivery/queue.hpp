@@ -52,6 +52,8 @@ class DeliveryQueue {
  private:
   boost::asio::awaitable<void> run();
   boost::asio::awaitable<void> deliver(std::string id);
+  void notify_local_sender(const Config& config, const SpoolEnvelope& original,
+                           const std::vector<std::string>& undelivered, const std::string& detail);
 
   boost::asio::io_context& io_;
   Spool& spool_;

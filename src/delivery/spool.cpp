@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <fstream>
 #include <future>
+#include <optional>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -164,12 +165,18 @@ boost::asio::awaitable<Status> Spool::store(const SpoolEnvelope& envelope, const
   // Completion signature carries the error text ("" = durable).
   std::string error = co_await boost::asio::async_initiate<decltype(boost::asio::use_awaitable), void(std::string)>(
       [this, executor, fd = *fd](auto handler) {
-        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+        // The completion handler *is* the suspended coroutine: it must be moved exactly once, into
+        // the function posted to the coroutine's executor, and never touched by the sync thread
+        // afterwards (a shared copy destroyed there would race with the resumed coroutine).
+        auto slot = std::make_shared<std::optional<decltype(handler)>>(std::move(handler));
         {
           std::lock_guard lock(mutex_);
-          requests_.push_back({fd, [shared, executor](Status status) {
+          requests_.push_back({fd, [slot, executor](Status status) {
                                  std::string text = status ? "" : status.error().message;
-                                 boost::asio::post(executor, [shared, text]() mutable { (*shared)(text); });
+                                 boost::asio::post(executor, [h = std::move(**slot), text]() mutable {
+                                   std::move(h)(text);
+                                 });
+                                 slot->reset();
                                }});
         }
         wake_.notify_one();

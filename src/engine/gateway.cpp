@@ -5,6 +5,8 @@
 // promise 2 (250 only once durable or accepted by the back-end) are kept in on_message().
 #include "engine/gateway.hpp"
 
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/chrono.h>
 #include <fmt/format.h>
@@ -67,6 +69,12 @@ void Gateway::refresh_domains() {
 
 // ---------------------------------------------------------------------------------------------
 namespace {
+
+// The io_context the calling coroutine runs on: pooled back-end connections stay on their thread.
+boost::asio::awaitable<const void*> current_context() {
+  auto executor = co_await boost::asio::this_coro::executor;
+  co_return &boost::asio::query(executor, boost::asio::execution::context);
+}
 
 std::string with_id(std::string text, const std::string& id) { return fmt::format("{} (ID:{})", text, id); }
 
@@ -144,6 +152,10 @@ boost::asio::awaitable<Reply> ConnectionHandler::on_helo(const smtp::HeloEvent& 
 }
 
 boost::asio::awaitable<Reply> ConnectionHandler::on_mail(const smtp::MailEvent& event) {
+  if (transaction_) {  // abandoned without a reset event (STARTTLS mid-transaction)
+    co_await release_backend(true);
+    log_abandoned();
+  }
   transaction_ = std::make_unique<Transaction>();
   transaction_->id = new_transaction_id();
   transaction_->mail = event.mail;
@@ -189,14 +201,21 @@ boost::asio::awaitable<Reply> ConnectionHandler::on_rcpt(const smtp::RcptEvent& 
   // Live back-end: open (or reuse) the connection and start its transaction on the first RCPT.
   if (!t.backend && !t.backend_unavailable) {
     BackendAddress address = domain.backend;
+    // The client waits while the back-end answers: backend_timeout bounds every step, the reply to
+    // the message included (as documented); a slower back-end gets the message from the queue.
     delivery::BackendConnection::Timeouts timeouts{config->connect_timeout, config->backend_timeout,
-                                                   config->backend_timeout * 5};
+                                                   config->backend_timeout};
     for (int attempt = 0; attempt < 2 && !t.backend_mail_sent && !t.backend_mail_refusal; ++attempt) {
       // A pooled connection may have been closed by the back-end meanwhile: then open a new one.
-      auto connection = attempt == 0 ? gateway_.pool().take(address.text) : nullptr;
+      // (co_await kept out of the ?: and of call arguments: GCC 12 miscompiles those with unique_ptr.)
+      std::unique_ptr<delivery::BackendConnection> connection;
+      if (attempt == 0) {
+        auto context = co_await current_context();
+        connection = gateway_.pool().take(address.text, context);
+      }
       if (!connection) {
-        auto opened = co_await delivery::BackendConnection::open(co_await boost::asio::this_coro::executor, address,
-                                                                 config->hostname, timeouts);
+        boost::asio::any_io_executor executor = co_await boost::asio::this_coro::executor;
+        auto opened = co_await delivery::BackendConnection::open(executor, address, config->hostname, timeouts);
         if (!opened) {
           t.backend_error = opened.error().message;
           break;
@@ -204,7 +223,8 @@ boost::asio::awaitable<Reply> ConnectionHandler::on_rcpt(const smtp::RcptEvent& 
         connection = std::move(*opened);
       }
       bool eightbit = t.mail.params.body == "8BITMIME";
-      auto mail = co_await connection->mail(t.mail.sender.text(), eightbit, t.mail.params.smtputf8,
+      std::string sender = t.mail.sender.text();
+      auto mail = co_await connection->mail(std::move(sender), eightbit, t.mail.params.smtputf8,
                                             t.mail.params.size.value_or(0));
       if (!mail) {
         t.backend_error = mail.error().message;
@@ -215,7 +235,10 @@ boost::asio::awaitable<Reply> ConnectionHandler::on_rcpt(const smtp::RcptEvent& 
         t.backend_mail_sent = true;
       } else {
         t.backend_mail_refusal = *mail;
-        gateway_.pool().give(std::move(connection));
+        {  // co_await outside the call: GCC 12 mishandles a by-value unique_ptr argument next to co_await
+          auto context = co_await current_context();
+          gateway_.pool().give(std::move(connection), context);
+        }
       }
     }
     if (!t.backend_mail_sent && !t.backend_mail_refusal) {
@@ -278,7 +301,10 @@ boost::asio::awaitable<void> ConnectionHandler::release_backend(bool reset) {
     auto answer = co_await connection->rset();
     if (!answer || !answer->positive()) co_return;  // closes
   }
-  gateway_.pool().give(std::move(connection));
+  {  // co_await outside the call: GCC 12 mishandles a by-value unique_ptr argument next to co_await
+    auto context = co_await current_context();
+    gateway_.pool().give(std::move(connection), context);
+  }
 }
 
 void ConnectionHandler::log_abandoned() {
@@ -318,6 +344,27 @@ boost::asio::awaitable<void> ConnectionHandler::on_reset() {
 }
 
 boost::asio::awaitable<Reply> ConnectionHandler::on_message(smtp::MessageEvent& event, const smtp::Session& session) {
+  Reply reply = co_await handle_message(event, session);
+  // The reply quotes the transaction ID: its log row and stored copy are committed before the
+  // client hears it, so a crash (kill -9) right after the 250 cannot lose them. Concurrent
+  // sessions share one commit.
+  auto executor = co_await boost::asio::this_coro::executor;
+  co_await boost::asio::async_initiate<decltype(boost::asio::use_awaitable), void()>(
+      [this, executor](auto handler) {
+        // The handler *is* the suspended coroutine: move it exactly once into the function posted to
+        // the coroutine's executor; the store's thread must not keep (and later destroy) a copy while
+        // the resumed coroutine runs (heap corruption under load, see bench/README.md).
+        auto slot = std::make_shared<std::optional<decltype(handler)>>(std::move(handler));
+        gateway_.store().when_written([slot, executor] {
+          boost::asio::post(executor, [h = std::move(**slot)]() mutable { std::move(h)(); });
+          slot->reset();
+        });
+      },
+      boost::asio::use_awaitable);
+  co_return reply;
+}
+
+boost::asio::awaitable<Reply> ConnectionHandler::handle_message(smtp::MessageEvent& event, const smtp::Session& session) {
   auto& t = *transaction_;
   auto config = gateway_.config();
   const std::string id = t.id;
@@ -437,7 +484,10 @@ boost::asio::awaitable<Reply> ConnectionHandler::on_message(smtp::MessageEvent& 
     auto connection = std::move(t.backend);
     auto replies = co_await connection->data(message, t.recipients.size());
     if (replies) {
-      gateway_.pool().give(std::move(connection));
+      {  // co_await outside the call: GCC 12 mishandles a by-value unique_ptr argument next to co_await
+        auto context = co_await current_context();
+        gateway_.pool().give(std::move(connection), context);
+      }
       const auto& list = *replies;
       std::vector<std::string> deferred, failed;
       for (std::size_t i = 0; i < t.recipients.size() && i < list.size(); ++i) {

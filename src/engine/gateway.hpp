@@ -103,6 +103,7 @@ class ConnectionHandler {
  private:
   struct Transaction;
   boost::asio::awaitable<void> release_backend(bool reset);
+  boost::asio::awaitable<smtp::Reply> handle_message(smtp::MessageEvent& event, const smtp::Session& session);
   void log_abandoned();
   std::string received_header(const smtp::Session& session) const;
 

@@ -126,11 +126,16 @@ bool valid_domain(std::string_view domain, bool utf8_allowed) {
 
 std::string Mailbox::text() const {
   std::string local_text = local;
-  bool needs_quotes = quoted;
-  if (!needs_quotes) {
+  // An unquoted local part is kept as sent; a quoted one keeps its quotes only if it is not a
+  // plain dot-string ("alice" is alice, "a b" stays quoted), so lists and back-ends see one form.
+  bool dot_string = !local.empty() && local.front() != '.' && local.back() != '.' &&
+                    local.find("..") == std::string::npos;
+  for (unsigned char c : local)
+    if (!(is_atext(c) || c == '.' || c >= 0x80)) dot_string = false;
+  bool needs_quotes = quoted ? !dot_string : false;
+  if (!quoted)
     for (unsigned char c : local)
       if (!(is_atext(c) || c == '.' || c >= 0x80)) needs_quotes = true;
-  }
   if (needs_quotes) {
     local_text = "\"";
     for (char c : local) {
@@ -162,6 +167,10 @@ Result<Mailbox> parse_mailbox(std::string_view text, bool utf8_allowed) {
         if (i + 1 >= text.size()) return syntax_error("Syntax error in address: bad quoted string", "5.1.3");
         unsigned char next = text[++i];
         if (next < 32 || next == 127) return syntax_error("Syntax error in address: control character", "5.1.3");
+        if (next >= 0x80) {
+          if (!utf8_allowed) return Error{"Non-ASCII address requires SMTPUTF8", 553, "5.6.7"};
+          box.utf8 = true;
+        }
         box.local += static_cast<char>(next);
         continue;
       }
@@ -194,6 +203,9 @@ Result<Mailbox> parse_mailbox(std::string_view text, bool utf8_allowed) {
   if (text[i] != '@') return syntax_error("Syntax error in address: expected '@'", "5.1.3");
   std::string_view domain = text.substr(i + 1);
   if (!domain.empty() && domain.back() == '.' && domain.front() != '[') domain.remove_suffix(1);
+  // RFC 6531 §3.4: a non-ASCII domain without SMTPUTF8 gets the same 553 as a non-ASCII local part.
+  if (!utf8_allowed && std::any_of(domain.begin(), domain.end(), [](unsigned char c) { return c >= 0x80; }))
+    return Error{"Non-ASCII address requires SMTPUTF8", 553, "5.6.7"};
   if (!valid_domain(domain, utf8_allowed)) return syntax_error("Syntax error in address: invalid domain", "5.1.3");
   for (unsigned char c : domain)
     if (c >= 0x80) box.utf8 = true;

@@ -9,7 +9,12 @@ namespace gatehouse::smtp {
 void DataReader::append(std::string_view bytes) {
   size_ += bytes.size();
   line_length_ += bytes.size();
-  if (message_.size() < max_size_) message_.append(bytes.substr(0, std::min(bytes.size(), max_size_ - message_.size())));
+  if (size_ > max_size_) {
+    // Over the limit: the message will be refused, keep nothing (and no half line ending).
+    if (!message_.empty()) std::string().swap(message_);
+    return;
+  }
+  message_.append(bytes);
 }
 
 void DataReader::end_line(bool real) {

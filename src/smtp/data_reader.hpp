@@ -21,7 +21,7 @@ class DataReader {
   std::size_t consume(std::string_view input);
   bool finished() const { return finished_; }
 
-  // The message without dot-stuffing, CRLF line endings. Truncated once `oversize()`.
+  // The message without dot-stuffing, CRLF line endings. Empty once `oversize()`.
   const std::string& message() const { return message_; }
   std::string take_message() { return std::move(message_); }
   std::uint64_t size() const { return size_; }          // full size, even when oversize

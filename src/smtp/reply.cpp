@@ -11,8 +11,11 @@ std::string Reply::wire(bool enhanced_codes) const {
   const bool with_enhanced = enhanced_codes && !enhanced.empty();
   do {
     auto nl = rest.find('\n');
-    std::string_view line = rest.substr(0, nl);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    std::string line(rest.substr(0, nl));
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    // Text may quote what a client or server sent: no control character may reach the wire.
+    for (auto& c : line)
+      if (static_cast<unsigned char>(c) < 32 || c == 127) c = '?';
     rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
     const char sep = rest.empty() ? ' ' : '-';
     if (with_enhanced)

@@ -9,9 +9,15 @@ bool looks_enhanced(std::string_view s) {
   // class "." subject "." detail, e.g. 2.1.5 / 5.7.23
   if (s.size() < 5 || (s[0] != '2' && s[0] != '4' && s[0] != '5') || s[1] != '.') return false;
   std::size_t dots = 0;
+  char previous = '.';
   for (char c : s) {
-    if (c == '.') ++dots;
-    else if (!is_digit(c)) return false;
+    if (c == '.') {
+      if (previous == '.') return false;  // empty part
+      ++dots;
+    } else if (!is_digit(c)) {
+      return false;
+    }
+    previous = c;
   }
   return dots == 2 && s.back() != '.';
 }
@@ -33,7 +39,7 @@ std::optional<Reply> ReplyParser::next() {
     std::string_view line(buffer_.data() + pos, nl - pos);
     pos = nl + 1;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.size() < 3 || !is_digit(line[0]) || !is_digit(line[1]) || !is_digit(line[2]) ||
+    if (line.size() < 3 || line[0] < '2' || line[0] > '5' || !is_digit(line[1]) || !is_digit(line[2]) ||
         (line.size() > 3 && line[3] != ' ' && line[3] != '-')) {
       buffer_.erase(0, pos);
       return Reply{0, "", std::string(line)};

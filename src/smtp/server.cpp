@@ -26,7 +26,10 @@ struct Server::Listener {
   Listener(asio::io_context& io, ListenerConfig c) : config(std::move(c)), acceptor(io) {}
 };
 
-Server::Server(asio::io_context& io, engine::Gateway& gateway) : io_(io), gateway_(gateway) {}
+Server::Server(asio::io_context& io, std::vector<asio::io_context*> workers, engine::Gateway& gateway)
+    : io_(io), workers_(std::move(workers)), gateway_(gateway) {
+  if (workers_.empty()) workers_.push_back(&io_);
+}
 Server::~Server() = default;
 
 Status Server::bind(const Config& config) {
@@ -91,8 +94,8 @@ void Server::shutdown() {
 
 asio::awaitable<void> Server::accept_loop(Listener& listener) {
   while (!stopping_) {
-    auto strand = asio::make_strand(io_);
-    tcp::socket socket(strand);
+    asio::io_context& worker = *workers_[next_worker_++ % workers_.size()];
+    tcp::socket socket(worker);
     auto [ec] = co_await listener.acceptor.async_accept(socket, use_nothrow);
     if (ec) {
       if (stopping_ || ec == asio::error::operation_aborted) co_return;
@@ -102,7 +105,7 @@ asio::awaitable<void> Server::accept_loop(Listener& listener) {
       co_await pause.async_wait(use_nothrow);
       continue;
     }
-    asio::co_spawn(strand, serve(std::move(socket), listener.config), asio::detached);
+    asio::co_spawn(worker, serve(std::move(socket), listener.config), asio::detached);
   }
 }
 
@@ -246,21 +249,28 @@ asio::awaitable<void> Server::serve(tcp::socket socket, ListenerConfig listener)
   bool connected = true;
   while (true) {
     if (session.has_output()) {
-      if (!co_await write_all(session.take_output())) {
+      // (Results of co_await are named first: g++ 12 mishandles co_await inside larger expressions.)
+      std::string output = session.take_output();
+      bool written = co_await write_all(std::move(output));
+      if (!written) {
         connected = false;
         session.connection_lost();
       }
     }
     if (auto& pending = session.pending()) {
       if (auto* helo = std::get_if<HeloEvent>(&*pending)) {
-        session.resolve(co_await handler.on_helo(*helo));
+        Reply reply = co_await handler.on_helo(*helo);
+        session.resolve(reply);
       } else if (auto* mail = std::get_if<MailEvent>(&*pending)) {
-        session.resolve(co_await handler.on_mail(*mail));
+        Reply reply = co_await handler.on_mail(*mail);
+        session.resolve(reply);
       } else if (auto* rcpt = std::get_if<RcptEvent>(&*pending)) {
-        session.resolve(co_await handler.on_rcpt(*rcpt));
+        Reply reply = co_await handler.on_rcpt(*rcpt);
+        session.resolve(reply);
       } else if (std::holds_alternative<MessageEvent>(*pending)) {
         auto event = std::move(std::get<MessageEvent>(*pending));
-        session.resolve(co_await handler.on_message(event, session));
+        Reply reply = co_await handler.on_message(event, session);
+        session.resolve(reply);
       } else if (std::holds_alternative<ResetEvent>(*pending)) {
         co_await handler.on_reset();
         session.resolve(Reply{});

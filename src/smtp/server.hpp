@@ -22,7 +22,9 @@ namespace gatehouse::smtp {
 
 class Server {
  public:
-  Server(boost::asio::io_context& io, engine::Gateway& gateway);
+  // `io` runs the acceptors; each connection is served on one of `workers` (round robin), every
+  // worker io_context being run by exactly one thread, so a connection needs no strand.
+  Server(boost::asio::io_context& io, std::vector<boost::asio::io_context*> workers, engine::Gateway& gateway);
   ~Server();
 
   // Binds every listener (before privileges are dropped). Errors name the address.
@@ -42,6 +44,8 @@ class Server {
   void release(const std::string& ip);
 
   boost::asio::io_context& io_;
+  std::vector<boost::asio::io_context*> workers_;
+  std::size_t next_worker_ = 0;
   engine::Gateway& gateway_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::mutex mutex_;

@@ -146,7 +146,8 @@ void Session::complete_chunk() {
   if (chunk_last_) chunk_bare_newlines_ += normalize_line_endings({}, chunks_, chunk_pending_cr_, true);
   MessageEvent event;
   event.size = chunk_total_;
-  event.oversize = chunk_total_ > settings_.max_message_size;
+  // Normalising bare line ends can make the message larger than the octets sent.
+  event.oversize = chunk_total_ > settings_.max_message_size || chunks_.size() > settings_.max_message_size;
   event.bare_newlines = chunk_bare_newlines_;
   event.chunked = true;
   if (!event.oversize) event.message = std::move(chunks_);
@@ -161,7 +162,8 @@ void Session::run() {
       case Mode::command: {
         auto nl = avail.find('\n');
         if (nl == std::string_view::npos) {
-          if (avail.size() > settings_.max_command_line) {
+          // A trailing CR may be the first half of the line's CRLF: it does not count.
+          if (avail.size() - (avail.back() == '\r' ? 1 : 0) > settings_.max_command_line) {
             error(500, "5.5.2", "Error: line too long");
             mode_ = Mode::discard_line;
             input_pos_ = input_.size();
@@ -243,8 +245,9 @@ void Session::handle_command(const Command& cmd) {
       if (mail_ || in_bdat_sequence_) return error(503, "5.5.1", "Error: nested MAIL command");
       auto parsed = parse_mail_argument(cmd.argument, esmtp_);
       if (!parsed) return error(parsed.error().code, parsed.error().enhanced, parsed.error().message);
-      if (!esmtp_ && (!parsed->params.body.empty() || parsed->params.size))
-        return error(555, "5.5.4", "Parameters require EHLO");
+      // SIZE= and BODY= after HELO are harmless and common enough in the wild (Postfix, Sendmail
+      // and OpenSMTPD accept them): refusing them would turn legitimate mail away. SMTPUTF8 still
+      // needs EHLO (parse_mail_argument refuses it), since it changes the address syntax.
       if (parsed->params.size && *parsed->params.size > settings_.max_message_size)
         return error(552, "5.3.4", "Message size exceeds fixed maximum message size");
       raise(MailEvent{std::move(*parsed)});

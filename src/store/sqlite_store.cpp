@@ -514,6 +514,20 @@ class SqliteStore final : public Store {
     work_written_.wait(lock, [&] { return written_count_ >= target; });
   }
 
+  void when_written(std::function<void()> done) override {
+    {
+      std::lock_guard lock(queue_mutex_);
+      std::uint64_t target = queued_count_;
+      if (written_count_ < target) {
+        hurry_until_ = std::max(hurry_until_, target);
+        written_waiters_.emplace_back(target, std::move(done));
+        work_queued_.notify_one();
+        return;
+      }
+    }
+    done();
+  }
+
   std::optional<TransactionRecord> find(const std::string& id) override {
     std::lock_guard lock(reader_mutex_);
     try {
@@ -751,6 +765,17 @@ class SqliteStore final : public Store {
       lock.lock();
       written_count_ += count;
       work_written_.notify_all();
+      if (!written_waiters_.empty()) {
+        std::vector<std::function<void()>> ready;
+        std::erase_if(written_waiters_, [&](auto& waiter) {
+          if (waiter.first > written_count_) return false;
+          ready.push_back(std::move(waiter.second));
+          return true;
+        });
+        lock.unlock();
+        for (auto& done : ready) done();
+        lock.lock();
+      }
     }
   }
 
@@ -944,6 +969,7 @@ class SqliteStore final : public Store {
   std::mutex queue_mutex_;
   std::condition_variable work_queued_;
   std::condition_variable work_written_;
+  std::vector<std::pair<std::uint64_t, std::function<void()>>> written_waiters_;  // when_written()
   std::deque<Write> queue_;
   std::uint64_t queued_count_ = 0;   // writes ever queued
   std::uint64_t written_count_ = 0;  // writes ever handled by the writer (committed, or failed and logged)

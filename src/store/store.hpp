@@ -3,6 +3,7 @@
 // another backend (PostgreSQL for several gateways) implements the same interface.
 #pragma once
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -89,6 +90,13 @@ class Store {
   virtual void update_delivery(DeliveryUpdate update) = 0;
   // Blocks until everything queued so far is committed.
   virtual void flush() = 0;
+  // Calls `done` once everything queued so far is committed, without blocking the caller (from
+  // the writer's thread, or at once). The SMTP reply waits for it, so that a transaction whose ID
+  // the client was given survives a crash in the log, with its stored copy.
+  virtual void when_written(std::function<void()> done) {
+    flush();
+    done();
+  }
 
   virtual std::optional<TransactionRecord> find(const std::string& id) = 0;
   virtual std::vector<TransactionRecord> search(const SearchQuery& query) = 0;

@@ -1,0 +1,814 @@
+#!/usr/bin/env python3
+"""gatehouse benchmark: smtp-source -> {gatehouse | Postfix relay} -> smtp-sink, on 127.0.0.1 only.
+
+Subcommands:
+  run      the whole benchmark (what bench/run.sh calls): starts unbound, smtp-sink, gatehouse and
+           a private Postfix, runs every configuration, writes a Markdown report, stops everything.
+  latency  only the latency client against a running server:  latency PORT --size B --concurrency C --count N
+  idle     only the idle-connection test against a running server: idle PORT --count N --pid PID
+
+Everything is bounded: every loop has a count, every wait a deadline, every process started here is
+stopped in a `finally` (and on SIGTERM/SIGINT/SIGHUP).
+"""
+
+import argparse
+import datetime
+import os
+import pathlib
+import resource
+import selectors
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+RCPT_DOMAIN = "bench.test"
+LOOPBACK = "127.0.0.1"
+
+
+# ---------------------------------------------------------------------------------------------
+# small helpers
+
+
+def log(*parts):
+    print(time.strftime("%H:%M:%S"), *parts, file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, timeout=20.0, proc=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process {proc.args[0]} exited with {proc.returncode} before listening on {port}")
+        try:
+            with socket.create_connection((LOOPBACK, port), timeout=1.0):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {LOOPBACK}:{port} after {timeout}s")
+
+
+def proc_status(pid):
+    """VmRSS / VmHWM in KiB from /proc/PID/status."""
+    values = {}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                key, _, rest = line.partition(":")
+                if key in ("VmRSS", "VmHWM", "Threads"):
+                    values[key] = int(rest.split()[0])
+    except OSError:
+        pass
+    return values
+
+
+def proc_cpu_seconds(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def machine_cpu():
+    """(busy, total) jiffies from /proc/stat: how busy the whole machine was during a run."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, sum(fields)
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def percentile(sorted_values, p):
+    if not sorted_values:
+        return float("nan")
+    k = (len(sorted_values) - 1) * p / 100.0
+    lo = int(k)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (k - lo)
+
+
+def make_message(size, seq):
+    """A plain RFC 5322 message whose body is `size` bytes of 76-character lines."""
+    header = (f"From: <bench@client.test>\r\nTo: <rcpt@{RCPT_DOMAIN}>\r\nSubject: bench {seq}\r\n"
+              f"Message-ID: <{seq}.{time.time_ns()}@client.test>\r\nDate: {time.strftime('%a, %d %b %Y %H:%M:%S +0000', time.gmtime())}\r\n\r\n")
+    line = ("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcd" + "\r\n").encode()
+    body = line * (size // len(line) + 1)
+    return header.encode() + body[:size - 2] + b"\r\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# latency client: one thread per concurrent session, one transaction per connection (like smtp-source)
+
+
+class SmtpError(Exception):
+    pass
+
+
+class Conn:
+    def __init__(self, port, timeout):
+        self.sock = socket.create_connection((LOOPBACK, port), timeout=timeout)
+        self.buf = b""
+
+    def reply(self):
+        while True:
+            while b"\r\n" in self.buf:
+                # a complete reply ends with a line "ddd " (not "ddd-")
+                lines = self.buf.split(b"\r\n")
+                for i, line in enumerate(lines[:-1]):
+                    if len(line) >= 4 and line[3:4] != b"-":
+                        text = b"\r\n".join(lines[:i + 1])
+                        self.buf = b"\r\n".join(lines[i + 1:])
+                        return int(line[:3]), text
+                break
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise SmtpError("connection closed by server")
+            self.buf += chunk
+
+    def expect(self, code_class):
+        code, text = self.reply()
+        if code // 100 != code_class:
+            raise SmtpError(text.decode(errors="replace")[:200])
+        return code
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def one_transaction(port, message, timeout):
+    """Returns (transaction seconds from connect to the 250 after DATA, seconds from the final dot to 250)."""
+    t0 = time.perf_counter()
+    c = Conn(port, timeout)
+    try:
+        c.expect(2)
+        c.sock.sendall(b"EHLO client.test\r\n")
+        c.expect(2)
+        c.sock.sendall(b"MAIL FROM:<bench@client.test>\r\n")
+        c.expect(2)
+        c.sock.sendall(f"RCPT TO:<rcpt@{RCPT_DOMAIN}>\r\n".encode())
+        c.expect(2)
+        c.sock.sendall(b"DATA\r\n")
+        c.expect(3)
+        c.sock.sendall(message)
+        t_dot = time.perf_counter()
+        c.sock.sendall(b".\r\n")
+        c.expect(2)
+        t1 = time.perf_counter()
+        c.sock.sendall(b"QUIT\r\n")
+        try:
+            c.reply()
+        except (SmtpError, OSError):
+            pass
+        return t1 - t0, t1 - t_dot
+    finally:
+        c.close()
+
+
+def latency_run(port, size, concurrency, count, timeout=60.0, deadline_s=600.0):
+    message = make_message(size, 0)
+    per_thread = [count // concurrency + (1 if i < count % concurrency else 0) for i in range(concurrency)]
+    results, errors = [], []
+    lock = threading.Lock()
+    stop_at = time.monotonic() + deadline_s
+
+    def worker(n):
+        local, local_err = [], []
+        for _ in range(n):
+            if time.monotonic() > stop_at:
+                local_err.append("deadline")
+                break
+            try:
+                local.append(one_transaction(port, message, timeout))
+            except (OSError, SmtpError) as e:
+                local_err.append(str(e))
+        with lock:
+            results.extend(local)
+            errors.extend(local_err)
+
+    threads = [threading.Thread(target=worker, args=(n,), daemon=True) for n in per_thread if n]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(deadline_s + timeout + 5)
+    wall = time.perf_counter() - start
+    tx = sorted(r[0] for r in results)
+    dot = sorted(r[1] for r in results)
+    return {
+        "ok": len(results), "errors": len(errors), "error_sample": errors[:3], "wall": wall,
+        "rate": len(results) / wall if wall > 0 else 0.0,
+        "p50": percentile(tx, 50) * 1000, "p99": percentile(tx, 99) * 1000,
+        "dot_p50": percentile(dot, 50) * 1000, "dot_p99": percentile(dot, 99) * 1000,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# idle connections
+
+
+def raise_nofile():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def idle_run(port, count, pid, batch=500, deadline_s=120.0, settle_s=2.0):
+    """Opens `count` connections with non-blocking sockets, reads every banner, holds them, measures the
+    server's RSS, closes them. Returns a dict with the numbers."""
+    limit = raise_nofile()
+    if limit < count + 100:
+        raise RuntimeError(f"RLIMIT_NOFILE is {limit}, need {count + 100} (raise the hard limit)")
+    time.sleep(settle_s)
+    before = proc_status(pid)
+    sel = selectors.DefaultSelector()
+    socks, bannered, failed = [], 0, 0
+    pending = {}  # sock -> bytes read so far
+    stop_at = time.monotonic() + deadline_s
+    opened = 0
+    while (opened < count or pending) and time.monotonic() < stop_at:
+        # keep at most `batch` connections waiting for their banner, so the listen backlog never overflows
+        while opened < count and len(pending) < batch:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setblocking(False)
+            err = s.connect_ex((LOOPBACK, port))
+            if err not in (0, 115):  # EINPROGRESS
+                failed += 1
+                s.close()
+                opened += 1
+                continue
+            pending[s] = b""
+            sel.register(s, selectors.EVENT_READ)
+            socks.append(s)
+            opened += 1
+        for key, _ in sel.select(timeout=1.0):
+            s = key.fileobj
+            try:
+                data = s.recv(4096)
+            except BlockingIOError:
+                continue
+            except OSError:
+                data = b""
+            if not data:
+                failed += 1
+                sel.unregister(s)
+                pending.pop(s, None)
+                continue
+            pending[s] += data
+            if b"\r\n" in pending[s]:
+                if pending[s].startswith(b"220"):
+                    bannered += 1
+                else:
+                    failed += 1
+                sel.unregister(s)
+                pending.pop(s, None)
+    open_time = deadline_s - max(0.0, stop_at - time.monotonic())
+    time.sleep(settle_s)
+    during = proc_status(pid)
+    # still open? a closed connection would show as readable with b""
+    alive = 0
+    for s in socks:
+        try:
+            data = s.recv(1, socket.MSG_PEEK)
+            alive += 0 if data == b"" else 1
+        except BlockingIOError:
+            alive += 1
+        except OSError:
+            pass
+    for s in socks:
+        try:
+            s.close()
+        except OSError:
+            pass
+    sel.close()
+    time.sleep(settle_s + 1)
+    after = proc_status(pid)
+    per_conn = ((during.get("VmRSS", 0) - before.get("VmRSS", 0)) / bannered) if bannered else float("nan")
+    return {"requested": count, "bannered": bannered, "failed": failed, "alive": alive, "open_seconds": open_time,
+            "rss_before": before.get("VmRSS"), "rss_during": during.get("VmRSS"), "hwm_during": during.get("VmHWM"),
+            "rss_after_close": after.get("VmRSS"), "kib_per_conn": per_conn}
+
+
+# ---------------------------------------------------------------------------------------------
+# the processes
+
+
+class Procs:
+    """Every process this benchmark starts; stop_all() is idempotent and runs in `finally`."""
+
+    def __init__(self):
+        self.items = []  # (name, Popen, stop function)
+
+    def add(self, name, proc, stop=None):
+        self.items.append((name, proc, stop))
+        return proc
+
+    def stop_all(self):
+        for name, proc, stop in reversed(self.items):
+            try:
+                if stop is not None:
+                    stop()
+                if proc is not None and proc.poll() is None:
+                    proc.terminate()
+                    try:
+                        proc.wait(timeout=15)
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
+                        proc.wait(timeout=5)
+            except Exception as e:  # keep stopping the others
+                log(f"stopping {name}: {e}")
+        self.items.clear()
+
+
+def start_unbound(work, port, procs):
+    d = work / "unbound"
+    d.mkdir()
+    conf = d / "unbound.conf"
+    conf.write_text(f"""server:
+  interface: {LOOPBACK}
+  port: {port}
+  do-ip6: no
+  do-tcp: yes
+  do-daemonize: no
+  username: ""
+  chroot: ""
+  directory: "{d}"
+  pidfile: "{d}/unbound.pid"
+  use-syslog: no
+  logfile: ""
+  verbosity: 0
+  num-threads: 1
+  access-control: 127.0.0.0/8 allow
+  local-zone: "." static
+  local-zone: "127.in-addr.arpa." static
+  local-data-ptr: "127.0.0.1 localhost"
+  local-data: "localhost. A 127.0.0.1"
+remote-control:
+  control-enable: no
+""")
+    exe = shutil.which("unbound") or "/usr/sbin/unbound"
+    proc = procs.add("unbound", subprocess.Popen([exe, "-d", "-c", str(conf)], stdout=open(d / "log", "w"),
+                                                 stderr=subprocess.STDOUT, start_new_session=True))
+    # UDP service: give it a moment, then probe with a PTR query
+    deadline = time.monotonic() + 10
+    query = (b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" +
+             b"".join(bytes([len(p)]) + p for p in b"1.0.0.127.in-addr.arpa".split(b".")) + b"\x00\x00\x0c\x00\x01")
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"unbound exited: {(d / 'log').read_text()[-500:]}")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(0.3)
+            try:
+                s.sendto(query, (LOOPBACK, port))
+                if s.recv(512)[3] & 15 == 0:
+                    return proc
+            except OSError:
+                pass
+        time.sleep(0.1)
+    raise RuntimeError("unbound does not answer")
+
+
+class Sink:
+    def __init__(self, work, port, procs):
+        # message files on tmpfs: exact counts without disk traffic competing with the spools
+        self.dir = pathlib.Path(tempfile.mkdtemp(prefix="gatehouse-bench-sink-", dir="/dev/shm"))
+        self.port = port
+        procs.add("sink-dir", None, lambda: shutil.rmtree(self.dir, ignore_errors=True))
+        self.proc = procs.add("smtp-sink", subprocess.Popen(
+            ["/usr/sbin/smtp-sink", "-u", "root", "-m", "1000", "-d", str(self.dir) + "/%H%M%S.",
+             f"{LOOPBACK}:{port}", "1024"], stdout=open(work / "sink.log", "w"), stderr=subprocess.STDOUT,
+            start_new_session=True))
+        wait_for_port(port, proc=self.proc)
+
+    def count(self):
+        return sum(1 for p in self.dir.rglob("*") if p.is_file())
+
+    def clear(self):
+        for p in list(self.dir.rglob("*")):
+            if p.is_file():
+                p.unlink()
+
+    def wait_for(self, n, timeout):
+        """Wait until n messages arrived; returns (count, seconds waited)."""
+        start = time.monotonic()
+        c = self.count()
+        while c < n and time.monotonic() - start < timeout:
+            time.sleep(0.02)
+            c = self.count()
+        return c, time.monotonic() - start
+
+
+def gatehouse_config(work, port, sink_port, dns_port):
+    state = work / "gatehouse-state"
+    return f"""[server]
+hostname = "gw.bench.test"
+listen = ["{LOOPBACK}:{port}"]
+state_dir = "{state}"
+threads = 0
+max_connections = 20000
+max_connections_per_ip = 20000
+command_timeout = "300s"
+[dns]
+nameservers = ["{LOOPBACK}:{dns_port}"]
+timeout = "3s"
+[delivery]
+backend_pool_size = 128
+[[domain]]
+name = "{RCPT_DOMAIN}"
+backend = "smtp:{LOOPBACK}:{sink_port}"
+recipients = "any"
+"""
+
+
+def set_nofile_in_child():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def start_gatehouse(binary, work, port, sink_port, dns_port, procs, name="gatehouse"):
+    conf = work / f"{name}.toml"
+    conf.write_text(gatehouse_config(work, port, sink_port, dns_port))
+    logf = work / f"{name}.log"
+    proc = procs.add(name, subprocess.Popen([binary, "serve", "--config", str(conf)], stdout=open(logf, "a"),
+                                            stderr=subprocess.STDOUT, cwd=work, preexec_fn=set_nofile_in_child))
+    wait_for_port(port, proc=proc)
+    return proc, logf
+
+
+def stop_process(proc, timeout=20):
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+class Postfix:
+    """A private Postfix instance used as a plain relay (default fsync behaviour)."""
+
+    def __init__(self, work, port, sink_port, procs):
+        self.dir = work / "postfix"
+        self.etc = self.dir / "etc"
+        for sub in ("etc", "queue", "data"):
+            (self.dir / sub).mkdir(parents=True)
+        shutil.chown(self.dir / "data", "postfix", "postfix")
+        shutil.copy("/etc/postfix/master.cf", self.etc / "master.cf")
+        self.log = self.dir / "maillog"
+        (self.etc / "main.cf").write_text(f"""# private relay instance for the gatehouse benchmark
+compatibility_level = 3.6
+queue_directory = {self.dir}/queue
+data_directory = {self.dir}/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = relay.bench.test
+inet_interfaces = loopback-only
+inet_protocols = ipv4
+mydestination =
+local_recipient_maps =
+local_transport = error:local delivery disabled
+alias_maps =
+alias_database =
+relay_domains = {RCPT_DOMAIN}
+relayhost = [{LOOPBACK}]:{sink_port}
+mynetworks = 127.0.0.0/8
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+smtpd_recipient_restrictions = permit
+biff = no
+maillog_file = {self.log}
+maillog_file_prefixes = {self.dir}
+""")
+        self.postconf("-M#", "smtp/inet")
+        self.postconf("-M", f"{LOOPBACK}:{port}/inet={LOOPBACK}:{port} inet n - n - - smtpd")
+        self.postconf("-F", "*/*/chroot = n")
+        self.port = port
+        procs.add("postfix", None, self.stop)
+        self.started = False
+        r = subprocess.run(["postfix", "-c", str(self.etc), "start"], capture_output=True, text=True, timeout=60)
+        self.started = True
+        if r.returncode != 0:
+            raise RuntimeError(f"postfix start failed: {r.stdout}{r.stderr}\n{self.tail()}")
+        wait_for_port(port)
+
+    def postconf(self, *args):
+        subprocess.run(["postconf", "-c", str(self.etc), *args], check=True, timeout=30)
+
+    def tail(self, n=20):
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.started:
+            self.started = False
+            r = subprocess.run(["postfix", "-c", str(self.etc), "stop"], capture_output=True, text=True, timeout=60)
+            if r.returncode != 0:
+                subprocess.run(["postfix", "-c", str(self.etc), "abort"], capture_output=True, timeout=60)
+
+
+# ---------------------------------------------------------------------------------------------
+# one measurement
+
+
+def smtp_source(port, size, concurrency, count, timeout):
+    argv = ["/usr/sbin/smtp-source", "-s", str(concurrency), "-m", str(count), "-l", str(size),
+            "-M", "client.test", "-f", "bench@client.test", "-t", f"rcpt@{RCPT_DOMAIN}", f"{LOOPBACK}:{port}"]
+    start = time.perf_counter()
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    wall = time.perf_counter() - start
+    return r.returncode, wall, (r.stdout + r.stderr).strip()
+
+
+def measure(target, args, sink, size, conc, gatehouse_pid):
+    """One smtp-source run and one latency run against `target` (a port); returns a result dict."""
+    res = {}
+    sink.clear()
+    cpu0 = machine_cpu()
+    gh_cpu0 = proc_cpu_seconds(gatehouse_pid) if gatehouse_pid else 0
+    rc, wall, out = smtp_source(target, size, conc, args.messages, args.run_timeout)
+    acked = time.perf_counter()
+    count, waited = sink.wait_for(args.messages, args.drain_timeout)
+    cpu1 = machine_cpu()
+    res["source_rc"] = rc
+    res["source_out"] = out[-300:]
+    res["rate"] = args.messages / wall if rc == 0 else 0.0
+    res["wall"] = wall
+    res["delivered"] = count
+    res["drain"] = waited
+    res["e2e_rate"] = count / (wall + waited) if wall + waited > 0 else 0.0
+    res["busy"] = 100.0 * (cpu1[0] - cpu0[0]) / max(1, cpu1[1] - cpu0[1])
+    if gatehouse_pid:
+        res["gh_cpu_ms_per_msg"] = 1000.0 * (proc_cpu_seconds(gatehouse_pid) - gh_cpu0) / max(1, args.messages)
+        st = proc_status(gatehouse_pid)
+        res["rss"], res["hwm"], res["threads"] = st.get("VmRSS"), st.get("VmHWM"), st.get("Threads")
+    # latency
+    sink.clear()
+    lat = latency_run(target, size, conc, args.latency_messages, timeout=60.0, deadline_s=args.run_timeout)
+    lcount, lwaited = sink.wait_for(lat["ok"], args.drain_timeout)
+    res["lat"] = lat
+    res["lat_delivered"] = lcount
+    if gatehouse_pid:
+        st = proc_status(gatehouse_pid)
+        res["rss_lat"], res["hwm_lat"] = st.get("VmRSS"), st.get("VmHWM")
+    return res
+
+
+# ---------------------------------------------------------------------------------------------
+# the report
+
+
+def fmt_num(v, digits=0):
+    if v is None:
+        return "–"
+    if isinstance(v, float) and v != v:
+        return "–"
+    return f"{v:,.{digits}f}"
+
+
+def median(values):
+    values = [v for v in values if v is not None and v == v]
+    return statistics.median(values) if values else float("nan")
+
+
+def write_report(path, meta, results, idle, problems):
+    lines = [f"# gatehouse benchmark — {meta['date']}", ""]
+    lines += [f"- command: `{meta['command']}`",
+              f"- gatehouse: `{meta['binary']}` ({meta['commit']})",
+              f"- machine: {meta['cpus']} CPUs, {meta['kernel']}; load average at start {meta['load_start']}, "
+              f"at end {meta['load_end']}",
+              f"- per run: {meta['messages']} messages with smtp-source (throughput), then {meta['latency_messages']} "
+              f"with the Python client (latency); {meta['repeat']} repetitions of every configuration, "
+              "gatehouse and Postfix interleaved; figures below are medians over the repetitions "
+              "(every repetition is listed further down)",
+              f"- Postfix {meta['postfix_version']} as a plain relay with its default fsync behaviour; "
+              "both relay to the same smtp-sink", ""]
+    lines += ["## Throughput and latency (medians)", "",
+              "| size | conc | gatehouse msg/s | Postfix msg/s | ratio | Postfix end-to-end msg/s | "
+              "gatehouse p50 / p99 ms | Postfix p50 / p99 ms | gatehouse RSS / HWM KiB | gatehouse CPU ms/msg | machine busy % |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
+    keys = []
+    for r in results:
+        k = (r["size"], r["conc"])
+        if k not in keys:
+            keys.append(k)
+    for size, conc in keys:
+        g = [r for r in results if r["size"] == size and r["conc"] == conc and r["system"] == "gatehouse"]
+        p = [r for r in results if r["size"] == size and r["conc"] == conc and r["system"] == "postfix"]
+        g_rate = median([r["rate"] for r in g])
+        p_rate = median([r["rate"] for r in p])
+        ratio = g_rate / p_rate if p_rate and p_rate == p_rate and p_rate > 0 else float("nan")
+        lines.append(
+            f"| {size // 1024} KB | {conc} | {fmt_num(g_rate)} | {fmt_num(p_rate)} | **{fmt_num(ratio, 2)}×** | "
+            f"{fmt_num(median([r['e2e_rate'] for r in p]))} | "
+            f"{fmt_num(median([r['lat']['p50'] for r in g]), 1)} / {fmt_num(median([r['lat']['p99'] for r in g]), 1)} | "
+            f"{fmt_num(median([r['lat']['p50'] for r in p]), 1)} / {fmt_num(median([r['lat']['p99'] for r in p]), 1)} | "
+            f"{fmt_num(max((r.get('rss_lat') or 0) for r in g))} / {fmt_num(max((r.get('hwm_lat') or 0) for r in g))} | "
+            f"{fmt_num(median([r.get('gh_cpu_ms_per_msg') for r in g]), 2)} | "
+            f"{fmt_num(median([r['busy'] for r in g + p]))} |")
+    lines += ["", "ratio = gatehouse msg/s ÷ Postfix msg/s, both counted as messages acknowledged (250 after DATA) "
+              "to smtp-source per second of smtp-source's wall time. \"Postfix end-to-end\" also counts the time "
+              "until the last message reached the sink (Postfix relays after acknowledging; gatehouse relays before). "
+              "Latency: Python client, one transaction per connection, connect → 250 after the final dot.", ""]
+    if idle:
+        lines += ["## Idle connections", "",
+                  "| connections | banners read | still open | RSS before KiB | RSS with connections KiB | "
+                  "KiB per connection | RSS after closing KiB | target |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for i in idle:
+            ok = i["kib_per_conn"] <= 32 if i["kib_per_conn"] == i["kib_per_conn"] else False
+            lines.append(f"| {i['requested']:,} | {i['bannered']:,} | {i['alive']:,} | {fmt_num(i['rss_before'])} | "
+                         f"{fmt_num(i['rss_during'])} | **{fmt_num(i['kib_per_conn'], 1)}** | "
+                         f"{fmt_num(i['rss_after_close'])} | ≤ 32 KiB: {'met' if ok else 'NOT met'} |")
+        lines.append("")
+    lines += ["## Every run", "",
+              "| # | system | size | conc | smtp-source msg/s | wall s | delivered | drain s | latency msg/s | "
+              "p50 ms | p99 ms | dot→250 p50 / p99 ms | latency errors | RSS KiB | busy % |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        lat = r["lat"]
+        lines.append(
+            f"| {r['rep']} | {r['system']} | {r['size'] // 1024} KB | {r['conc']} | {fmt_num(r['rate'])} | "
+            f"{fmt_num(r['wall'], 2)} | {r['delivered']}/{meta['messages']} | {fmt_num(r['drain'], 2)} | "
+            f"{fmt_num(lat['rate'])} | {fmt_num(lat['p50'], 1)} | {fmt_num(lat['p99'], 1)} | "
+            f"{fmt_num(lat['dot_p50'], 1)} / {fmt_num(lat['dot_p99'], 1)} | {lat['errors']} | "
+            f"{fmt_num(r.get('rss_lat'))} | {fmt_num(r['busy'])} |")
+    lines.append("")
+    if problems:
+        lines += ["## Problems", ""] + [f"- {p}" for p in problems] + [""]
+    path.write_text("\n".join(lines))
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def cmd_run(args):
+    binary = os.path.abspath(args.gatehouse)
+    if not os.access(binary, os.X_OK):
+        sys.exit(f"gatehouse binary not found or not executable: {binary} (build it, or set GATEHOUSE_BIN)")
+    for tool in ("/usr/sbin/smtp-source", "/usr/sbin/smtp-sink", "/usr/sbin/postfix"):
+        if not os.access(tool, os.X_OK):
+            sys.exit(f"missing {tool} (apt-get install postfix)")
+    if os.geteuid() != 0:
+        sys.exit("the private Postfix instance needs root (postfix -c DIR start)")
+    sizes = [int(s) for s in args.sizes.split(",")]
+    concs = [int(c) for c in args.concurrency.split(",")]
+    out = pathlib.Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = pathlib.Path(tempfile.mkdtemp(prefix="gatehouse-bench-", dir=args.workdir))
+    os.chmod(work, 0o755)  # Postfix daemons (user postfix) must reach their queue below it
+    procs = Procs()
+
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(s, on_signal)
+    meta = {"date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "binary": binary,
+            "command": args.command or " ".join(sys.argv), "messages": args.messages,
+            "latency_messages": args.latency_messages, "repeat": args.repeat, "cpus": os.cpu_count(),
+            "kernel": os.uname().release, "load_start": loadavg()}
+    try:
+        meta["commit"] = subprocess.run(["git", "-C", os.path.dirname(os.path.abspath(__file__)), "describe", "--always",
+                                         "--dirty"], capture_output=True, text=True, timeout=10).stdout.strip()
+    except Exception:
+        meta["commit"] = "?"
+    meta["postfix_version"] = subprocess.run(["postconf", "-h", "mail_version"], capture_output=True, text=True,
+                                             timeout=10).stdout.strip()
+    results, idle, problems = [], [], []
+    log(f"work directory {work}, load {meta['load_start']}")
+    try:
+        dns_port, sink_port, gh_port, pf_port = free_port(), free_port(), free_port(), free_port()
+        start_unbound(work, dns_port, procs)
+        sink = Sink(work, sink_port, procs)
+        gh, gh_log = start_gatehouse(binary, work, gh_port, sink_port, dns_port, procs)
+        pf = Postfix(work, pf_port, sink_port, procs)
+        # warm-up: a few messages through each, not measured
+        for port in (gh_port, pf_port):
+            smtp_source(port, 1024, 2, 20, 60)
+        sink.wait_for(40, 20)
+        log(f"started: gatehouse pid {gh.pid} RSS {proc_status(gh.pid)}")
+        for rep in range(1, args.repeat + 1):
+            for size in sizes:
+                for conc in concs:
+                    for system, port in (("gatehouse", gh_port), ("postfix", pf_port)):
+                        if gh.poll() is not None:
+                            problems.append(f"gatehouse exited with {gh.returncode} before run {rep}/{system}/"
+                                            f"{size}/{conc}; log tail:\n```\n{tail(gh_log)}\n```")
+                            raise RuntimeError("gatehouse died")
+                        r = measure(port, args, sink, size, conc, gh.pid if system == "gatehouse" else None)
+                        r.update(system=system, size=size, conc=conc, rep=rep)
+                        results.append(r)
+                        log(f"rep {rep} {system:9} {size // 1024:3} KB c={conc:3}: {r['rate']:8.0f} msg/s "
+                            f"(wall {r['wall']:.2f}s, delivered {r['delivered']}, drain {r['drain']:.2f}s) "
+                            f"p50 {r['lat']['p50']:.1f} p99 {r['lat']['p99']:.1f} ms, busy {r['busy']:.0f}% "
+                            + (f"RSS {r.get('rss_lat')} KiB" if system == "gatehouse" else ""))
+                        if r["source_rc"] != 0:
+                            problems.append(f"rep {rep} {system} {size} B c={conc}: smtp-source exited "
+                                            f"{r['source_rc']}: {r['source_out']}")
+                        if r["delivered"] != args.messages:
+                            problems.append(f"rep {rep} {system} {size} B c={conc}: sink received {r['delivered']} "
+                                            f"of {args.messages} within {args.drain_timeout}s")
+                        if r["lat"]["errors"] or r["lat_delivered"] != r["lat"]["ok"]:
+                            problems.append(f"rep {rep} {system} {size} B c={conc}: latency client {r['lat']['errors']} "
+                                            f"errors {r['lat']['error_sample']}, sink {r['lat_delivered']} of "
+                                            f"{r['lat']['ok']}")
+        # idle connections: a fresh gatehouse so that "before" is a cold process
+        if args.idle:
+            stop_process(gh)
+            gh, gh_log = start_gatehouse(binary, work, gh_port, sink_port, dns_port, procs, name="gatehouse-idle")
+            smtp_source(gh_port, 10240, 2, 20, 60)  # one warm-up so lazily allocated state exists
+            sink.wait_for(20, 20)
+            r = idle_run(gh_port, args.idle, gh.pid, deadline_s=args.run_timeout)
+            idle.append(r)
+            log(f"idle: {r}")
+            if r["bannered"] != args.idle or r["alive"] != r["bannered"]:
+                problems.append(f"idle test: {r['bannered']} banners, {r['alive']} still open of {args.idle}; "
+                                f"log tail:\n```\n{tail(gh_log)}\n```")
+            if gh.poll() is not None:
+                problems.append(f"gatehouse exited with {gh.returncode} during the idle test")
+    except KeyboardInterrupt as e:
+        problems.append(f"interrupted: {e}")
+        log(f"interrupted: {e}")
+    except Exception as e:
+        problems.append(f"benchmark aborted: {e!r}")
+        log(f"aborted: {e!r}")
+    finally:
+        procs.stop_all()
+        meta["load_end"] = loadavg()
+        if results or idle:
+            write_report(out, meta, results, idle, problems)
+            log(f"report: {out}")
+        if args.keep:
+            log(f"kept work directory {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    for p in problems:
+        log("PROBLEM:", p.splitlines()[0])
+    return 1 if problems else 0
+
+
+def tail(path, n=30):
+    try:
+        return "\n".join(pathlib.Path(path).read_text(errors="replace").splitlines()[-n:])
+    except OSError:
+        return ""
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("--gatehouse", default=os.environ.get("GATEHOUSE_BIN", "/work/main/build-bench/gatehouse"))
+    r.add_argument("--messages", type=int, default=1000, help="messages per smtp-source run")
+    r.add_argument("--latency-messages", type=int, default=400, help="transactions per latency run")
+    r.add_argument("--sizes", default="10240,102400")
+    r.add_argument("--concurrency", default="1,20,100")
+    r.add_argument("--repeat", type=int, default=2)
+    r.add_argument("--idle", type=int, default=10000, help="idle connections (0: skip)")
+    r.add_argument("--run-timeout", type=float, default=180.0, help="limit for one smtp-source or latency run")
+    r.add_argument("--drain-timeout", type=float, default=60.0, help="limit for the sink to receive a run's mail")
+    r.add_argument("--workdir", default="/tmp", help="where the spools live (same file system for both)")
+    r.add_argument("--out", required=True)
+    r.add_argument("--command", default="")
+    r.add_argument("--keep", action="store_true", help="keep the work directory (logs, configs)")
+    l = sub.add_parser("latency")
+    l.add_argument("port", type=int)
+    l.add_argument("--size", type=int, default=10240)
+    l.add_argument("--concurrency", type=int, default=20)
+    l.add_argument("--count", type=int, default=400)
+    i = sub.add_parser("idle")
+    i.add_argument("port", type=int)
+    i.add_argument("--count", type=int, default=10000)
+    i.add_argument("--pid", type=int, required=True)
+    args = ap.parse_args()
+    if args.cmd == "run":
+        sys.exit(cmd_run(args))
+    if args.cmd == "latency":
+        print(latency_run(args.port, args.size, args.concurrency, args.count))
+    if args.cmd == "idle":
+        print(idle_run(args.port, args.count, args.pid))
+
+
+if __name__ == "__main__":
+    main()
