@@ -3,9 +3,9 @@
 # See bench/README.md. Builds nothing unless BENCH_BUILD=1.
 #
 #   GATEHOUSE_BIN          gatehouse binary (default /work/main/build-bench/gatehouse)
-#   BENCH_MESSAGES         messages per smtp-source run (default 1000)
+#   BENCH_MESSAGES         messages per smtp-source run (default 2000)
 #   BENCH_LATENCY_MESSAGES transactions per latency run (default 400)
-#   BENCH_REPEAT           repetitions of every configuration (default 2)
+#   BENCH_REPEAT           repetitions of every configuration (default 3)
 #   BENCH_SIZES            message body sizes in bytes (default 10240,102400)
 #   BENCH_CONCURRENCY      concurrent sessions (default 1,20,100)
 #   BENCH_IDLE             idle connections for the memory test (default 10000; 0 skips it)
@@ -46,9 +46,9 @@ trap 'exit 130' INT TERM HUP
 
 python3 "$here/smtp_bench.py" run \
   --gatehouse "$bin" \
-  --messages "${BENCH_MESSAGES:-1000}" \
+  --messages "${BENCH_MESSAGES:-2000}" \
   --latency-messages "${BENCH_LATENCY_MESSAGES:-400}" \
-  --repeat "${BENCH_REPEAT:-2}" \
+  --repeat "${BENCH_REPEAT:-3}" \
   --sizes "${BENCH_SIZES:-10240,102400}" \
   --concurrency "${BENCH_CONCURRENCY:-1,20,100}" \
   --idle "${BENCH_IDLE:-10000}" \

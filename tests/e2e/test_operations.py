@@ -81,6 +81,19 @@ def test_log_search_filters_table_and_json(smtp_sink, start_gatehouse):
     assert gh.cli("log", "search", "--since", "yesterday-ish", check=False).returncode != 0
 
 
+def test_log_row_and_stored_copy_exist_as_soon_as_the_client_has_its_reply(smtp_sink, start_gatehouse):
+    """The ID in a 250 can be looked up at once: the row and the stored copy are committed before
+    the reply (a kill -9 right after the 250 must not lose them)."""
+    sink = smtp_sink()
+    gh = start_gatehouse([{"name": "example.test", "backend": f"smtp:127.0.0.1:{sink.port}", "recipients": "any"}])
+    for i in range(10):
+        result = send_message(gh.port, "alice@example.test", f"immediate {i}")
+        assert result.code == 250, result
+        rows = gh.log_rows("--id", result.id)  # no waiting
+        assert rows and rows[0]["has_message"], f"no committed log row right after the 250 for {result.id}"
+        assert b"Subject: immediate" in gh.cli("show", result.id, "--raw").stdout
+
+
 def test_show_and_show_raw_is_what_was_sent_plus_received(smtp_sink, start_gatehouse):
     sink = smtp_sink()
     gh = start_gatehouse([{"name": "example.test", "backend": f"smtp:127.0.0.1:{sink.port}", "recipients": "any"}])
