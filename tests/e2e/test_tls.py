@@ -3,7 +3,9 @@ delivering with ESMTPS in the Received header, a "required" listener refusing MA
 and the STARTTLS command-injection attack (commands pipelined after STARTTLS in the clear must not be
 executed after the handshake)."""
 import re
+import signal
 import ssl
+import subprocess
 
 import pytest
 
@@ -125,3 +127,33 @@ def test_starttls_after_mail_resets_transaction(tls_gateway):
         starttls(conn)
         reply = conn.cmd("MAIL FROM:<sender@remote.test>")
         assert reply.code == 503, f"MAIL accepted without EHLO after STARTTLS: {reply}"
+
+
+def peer_certificate_subject(port):
+    """The CN of the certificate gatehouse presents after STARTTLS (smtplib, no verification)."""
+    import smtplib
+    with smtplib.SMTP("127.0.0.1", port, timeout=20) as client:
+        client.ehlo("client.test")
+        client.starttls(context=client_context())
+        der = client.sock.getpeercert(binary_form=True)
+    out = subprocess.run(["openssl", "x509", "-inform", "DER", "-noout", "-subject"], input=der, capture_output=True,
+                         timeout=30, check=True)
+    return out.stdout.decode()
+
+
+def test_sighup_reloads_the_certificate(tmp_path, smtp_sink, start_gatehouse):
+    sink = smtp_sink()
+    cert, key = make_self_signed_cert(tmp_path, cn="first.example.test")
+    gh = start_gatehouse([{"name": "example.test", "backend": f"smtp:127.0.0.1:{sink.port}", "recipients": "any"}],
+                         sections={"tls": {"certificate": str(cert), "key": str(key), "starttls": "optional"}})
+    assert "first.example.test" in peer_certificate_subject(gh.port)
+    # Renewed certificate written in place (as certbot and friends do), then SIGHUP.
+    renewed = tmp_path / "renewed"
+    renewed.mkdir()
+    new_cert, new_key = make_self_signed_cert(renewed, cn="second.example.test")
+    cert.write_bytes(new_cert.read_bytes())
+    key.write_bytes(new_key.read_bytes())
+    gh.process.send_signal(signal.SIGHUP)
+    wait_until(lambda: "second.example.test" in peer_certificate_subject(gh.port), timeout=10,
+               message="new certificate presented after SIGHUP")
+    assert gh.process.poll() is None
