@@ -307,9 +307,8 @@ boost::asio::awaitable<void> ConnectionHandler::release_backend(bool reset) {
   }
 }
 
-void ConnectionHandler::log_abandoned() {
-  if (!transaction_) return;
-  auto& t = *transaction_;
+TransactionRecord ConnectionHandler::transaction_record() const {
+  const auto& t = *transaction_;
   TransactionRecord record;
   record.id = t.id;
   record.time = t.started;
@@ -321,7 +320,15 @@ void ConnectionHandler::log_abandoned() {
   record.recipients = t.recipients;
   record.rejected_recipients = t.rejected;
   record.direction = t.outbound ? "outbound" : "inbound";
-  record.domain = t.domain ? t.domain->name : "";
+  record.domain = t.domain ? t.domain->name : (t.outbound && !t.recipients.empty() ? domain_of(t.recipients.front()) : "");
+  record.backend = t.outbound ? "mx" : (t.domain ? t.domain->backend.text : "");
+  return record;
+}
+
+void ConnectionHandler::log_abandoned() {
+  if (!transaction_) return;
+  auto& t = *transaction_;
+  TransactionRecord record = transaction_record();
   if (!t.rejected.empty() && t.recipients.empty()) {
     record.disposition = "reject";
     record.reason = t.last_reject_reason;
@@ -369,20 +376,8 @@ boost::asio::awaitable<Reply> ConnectionHandler::handle_message(smtp::MessageEve
   auto config = gateway_.config();
   const std::string id = t.id;
 
-  TransactionRecord record;
-  record.id = id;
-  record.time = t.started;
-  record.client_ip = client_.ip;
-  record.client_ptr = client_.ptr;
-  record.helo = helo_;
-  record.tls = client_.tls_version.empty() ? "" : client_.tls_version + " " + client_.tls_cipher;
-  record.mail_from = t.mail.sender.text();
-  record.recipients = t.recipients;
-  record.rejected_recipients = t.rejected;
+  TransactionRecord record = transaction_record();
   record.size = event.size;
-  record.direction = t.outbound ? "outbound" : "inbound";
-  record.domain = t.domain ? t.domain->name : (t.outbound ? domain_of(t.recipients.front()) : "");
-  record.backend = t.outbound ? "mx" : (t.domain ? t.domain->backend.text : "");
 
   auto finish = [&](Reply reply, std::string disposition, std::string reason, std::string delivery_status,
                     std::string message_copy) {

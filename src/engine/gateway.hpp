@@ -105,6 +105,7 @@ class ConnectionHandler {
   boost::asio::awaitable<void> release_backend(bool reset);
   boost::asio::awaitable<smtp::Reply> handle_message(smtp::MessageEvent& event, const smtp::Session& session);
   void log_abandoned();
+  TransactionRecord transaction_record() const;   // the fields every log row of the transaction has
   std::string received_header(const smtp::Session& session) const;
 
   Gateway& gateway_;
