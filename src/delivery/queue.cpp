@@ -188,6 +188,9 @@ void DeliveryQueue::stop() {
 }
 
 void DeliveryQueue::schedule(const std::string& id, std::chrono::steady_clock::duration delay) {
+  // A message still in the journal (its live hand-off did not succeed) gets its own queue file.
+  if (auto handed = spool_.hand_over(id); !handed)
+    spdlog::error("queue: cannot move {} from the journal to the queue: {}", id, handed.error().message);
   std::lock_guard lock(mutex_);
   due_[id] = std::chrono::steady_clock::now() + delay;
 }

@@ -61,7 +61,9 @@ Result<SpoolEnvelope> decode_envelope(std::string_view text) {
 }
 
 Spool::Spool(fs::path directory)
-    : directory_(std::move(directory)), queue_dir_(directory_ / "queue"), corrupt_dir_(directory_ / "corrupt") {}
+    : directory_(std::move(directory)), queue_dir_(directory_ / "queue"), corrupt_dir_(directory_ / "corrupt") {
+  journal_dir_ = directory_ / "journal";
+}
 
 Spool::~Spool() {
   {
@@ -71,6 +73,8 @@ Spool::~Spool() {
   wake_.notify_all();
   if (sync_thread_.joinable()) sync_thread_.join();
   if (queue_dir_fd_ >= 0) ::close(queue_dir_fd_);
+  for (auto& [number, segment] : segments_)
+    if (segment.fd >= 0) ::close(segment.fd);
 }
 
 Status Spool::open() {
@@ -81,16 +85,26 @@ Status Spool::open() {
   queue_dir_fd_ = ::open(queue_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (queue_dir_fd_ < 0) return Error{fmt::format("cannot open spool {}: {}", queue_dir_.string(), std::strerror(errno))};
   sync_thread_ = std::thread([this] { sync_loop(); });
+  fs::create_directories(journal_dir_, ec);
+  if (ec) return Error{fmt::format("cannot create spool {}: {}", journal_dir_.string(), ec.message())};
+  if (auto recovered = recover_journal(); !recovered) return recovered;
+  std::lock_guard lock(journal_mutex_);
+  if (auto opened = open_segment(current_segment_ + 1); !opened) return opened;
+  journal_enabled_ = true;
   return Ok{};
 }
 
 fs::path Spool::path_of(const std::string& id) const { return queue_dir_ / id; }
 
-bool Spool::contains(const std::string& id) const { return fs::exists(path_of(id)); }
+bool Spool::contains(const std::string& id) const {
+  if (fs::exists(path_of(id))) return true;
+  std::lock_guard lock(journal_mutex_);
+  return journal_.count(id) > 0;
+}
 
 Result<int> Spool::write_file(const SpoolEnvelope& envelope, const std::string& message) {
   std::string json_text = encode_envelope(envelope);
-  std::string head = fmt::format("GHSPOOL1 {}\n{}\n", json_text.size(), json_text);
+  std::string head = fmt::format("GHSPOOL1 {} {}\n{}\n", json_text.size(), message.size(), json_text);
   std::string tail = fmt::format("\nGHEND {}\n", message.size());
   // Written under a temporary name and renamed, so a reader never sees half a file under the
   // final name; the rename becomes durable with the directory fsync of the group commit.
@@ -132,20 +146,31 @@ void Spool::sync_loop() {
       if (requests_.empty() && stopping_) return;
       batch.swap(requests_);
     }
-    // One group: every file's data, then the directory entries of all of them at once.
+    // One group: the journal segment(s) once each, every queue file's data, then the directory
+    // entries of the queue files at once.
     std::vector<Status> results;
     results.reserve(batch.size());
+    std::map<int, Status> journal_synced;
+    bool any_file = false;
     for (auto& request : batch) {
+      if (request.journal) {
+        auto [it, first] = journal_synced.try_emplace(request.fd, Ok{});
+        if (first && ::fdatasync(request.fd) != 0)
+          it->second = Error{fmt::format("spool journal fdatasync: {}", std::strerror(errno))};
+        results.push_back(it->second);
+        continue;
+      }
+      any_file = true;
       if (::fdatasync(request.fd) != 0)
         results.push_back(Error{fmt::format("spool fdatasync: {}", std::strerror(errno))});
       else
         results.push_back(Ok{});
       ::close(request.fd);
     }
-    bool dir_ok = ::fsync(queue_dir_fd_) == 0;
+    bool dir_ok = !any_file || ::fsync(queue_dir_fd_) == 0;
     std::string dir_error = dir_ok ? "" : std::strerror(errno);
     for (std::size_t i = 0; i < batch.size(); ++i) {
-      if (!dir_ok && results[i]) results[i] = Error{"spool directory fsync: " + dir_error};
+      if (!dir_ok && !batch[i].journal && results[i]) results[i] = Error{"spool directory fsync: " + dir_error};
       batch[i].done(std::move(results[i]));
     }
   }
@@ -159,19 +184,20 @@ Status status_from(const std::string& error) {
 }  // namespace
 
 boost::asio::awaitable<Status> Spool::store(const SpoolEnvelope& envelope, const std::string& message) {
-  auto fd = write_file(envelope, message);
+  const bool journal = journal_enabled_;
+  auto fd = journal ? append_journal(envelope, message) : write_file(envelope, message);
   if (!fd) co_return fd.error();
   auto executor = co_await boost::asio::this_coro::executor;
   // Completion signature carries the error text ("" = durable).
   std::string error = co_await boost::asio::async_initiate<decltype(boost::asio::use_awaitable), void(std::string)>(
-      [this, executor, fd = *fd](auto handler) {
+      [this, executor, journal, fd = *fd](auto handler) {
         // The completion handler *is* the suspended coroutine: it must be moved exactly once, into
         // the function posted to the coroutine's executor, and never touched by the sync thread
         // afterwards (a shared copy destroyed there would race with the resumed coroutine).
         auto slot = std::make_shared<std::optional<decltype(handler)>>(std::move(handler));
         {
           std::lock_guard lock(mutex_);
-          requests_.push_back({fd, [slot, executor](Status status) {
+          requests_.push_back({fd, journal, [slot, executor](Status status) {
                                  std::string text = status ? "" : status.error().message;
                                  boost::asio::post(executor, [h = std::move(**slot), text]() mutable {
                                    std::move(h)(text);
@@ -192,7 +218,7 @@ Status Spool::store_blocking(const SpoolEnvelope& envelope, const std::string& m
   auto future = promise->get_future();
   {
     std::lock_guard lock(mutex_);
-    requests_.push_back({*fd, [promise](Status status) { promise->set_value(status ? "" : status.error().message); }});
+    requests_.push_back({*fd, false, [promise](Status status) { promise->set_value(status ? "" : status.error().message); }});
   }
   wake_.notify_one();
   return status_from(future.get());
@@ -201,32 +227,193 @@ Status Spool::store_blocking(const SpoolEnvelope& envelope, const std::string& m
 Status Spool::update(const SpoolEnvelope& envelope) {
   auto loaded = load(envelope.id);
   if (!loaded) return loaded.error();
-  return store_blocking(envelope, loaded->second);
+  auto stored = store_blocking(envelope, loaded->second);
+  if (!stored) return stored;
+  std::lock_guard lock(journal_mutex_);
+  mark_done(envelope.id);
+  return Ok{};
+}
+
+Status Spool::hand_over(const std::string& id) {
+  {
+    std::lock_guard lock(journal_mutex_);
+    if (!journal_.count(id)) return Ok{};  // already a queue file (or gone)
+  }
+  auto loaded = load(id);
+  if (!loaded) return loaded.error();
+  return update(loaded->first);
 }
 
 void Spool::remove(const std::string& id) {
   std::error_code ec;
   fs::remove(path_of(id), ec);
+  std::lock_guard lock(journal_mutex_);
+  mark_done(id);
 }
+
+namespace {
+// Parses one record ("GHSPOOL1 <json length> <message length>\n" JSON "\n" message
+// "\nGHEND <message length>\n") at the start of `content`; `consumed` is its length.
+Result<std::pair<SpoolEnvelope, std::string>> parse_record(std::string_view content, const std::string& what,
+                                                           std::size_t* consumed = nullptr) {
+  if (content.rfind("GHSPOOL1 ", 0) != 0) return Error{what + " has no header"};
+  auto nl = content.find('\n');
+  if (nl == std::string_view::npos || nl > 64) return Error{what + " is truncated"};
+  std::string header(content.substr(9, nl - 9));
+  char* end = nullptr;
+  std::size_t json_len = std::strtoull(header.c_str(), &end, 10);
+  std::size_t message_len = std::strtoull(end, nullptr, 10);
+  std::size_t body_start = nl + 1 + json_len + 1;
+  std::string trailer = fmt::format("\nGHEND {}\n", message_len);
+  if (body_start + message_len + trailer.size() > content.size()) return Error{what + " is incomplete (no trailer)"};
+  if (content.substr(body_start + message_len, trailer.size()) != trailer) return Error{what + " has a wrong length"};
+  auto envelope = decode_envelope(content.substr(nl + 1, json_len));
+  if (!envelope) return Error{what + ": " + envelope.error().message};
+  if (consumed) *consumed = body_start + message_len + trailer.size();
+  return std::pair{std::move(*envelope), std::string(content.substr(body_start, message_len))};
+}
+}  // namespace
 
 Result<std::pair<SpoolEnvelope, std::string>> Spool::load(const std::string& id) {
   std::ifstream in(path_of(id), std::ios::binary);
-  if (!in) return Error{"no spool file for " + id};
+  if (!in) {
+    JournalEntry entry;
+    int fd = -1;
+    {
+      std::lock_guard lock(journal_mutex_);
+      auto it = journal_.find(id);
+      if (it == journal_.end()) return Error{"no spool file for " + id};
+      entry = it->second;
+      fd = segments_[entry.segment].fd;
+      std::string record(entry.length, '\0');
+      // Read under the lock: the segment cannot be closed meanwhile.
+      if (::pread(fd, record.data(), record.size(), entry.offset) != static_cast<ssize_t>(record.size()))
+        return Error{"spool journal read for " + id + ": " + std::strerror(errno)};
+      return parse_record(record, "spool journal record " + id);
+    }
+  }
   std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (content.rfind("GHSPOOL1 ", 0) != 0) return Error{"spool file " + id + " has no header"};
-  auto nl = content.find('\n');
-  if (nl == std::string::npos) return Error{"spool file " + id + " is truncated"};
-  std::size_t json_len = std::strtoull(content.c_str() + 9, nullptr, 10);
-  if (nl + 1 + json_len + 1 > content.size()) return Error{"spool file " + id + " is truncated"};
-  auto envelope = decode_envelope(std::string_view(content).substr(nl + 1, json_len));
-  if (!envelope) return Error{"spool file " + id + ": " + envelope.error().message};
-  std::size_t body_start = nl + 1 + json_len + 1;
-  auto trailer_pos = content.rfind("\nGHEND ");
-  if (trailer_pos == std::string::npos || trailer_pos < body_start || content.back() != '\n')
-    return Error{"spool file " + id + " is incomplete (no trailer)"};
-  std::size_t declared = std::strtoull(content.c_str() + trailer_pos + 7, nullptr, 10);
-  if (declared != trailer_pos - body_start) return Error{"spool file " + id + " has a wrong length"};
-  return std::pair{std::move(*envelope), content.substr(body_start, declared)};
+  std::size_t consumed = 0;
+  auto parsed = parse_record(content, "spool file " + id, &consumed);
+  if (parsed && consumed != content.size()) return Error{"spool file " + id + " has trailing bytes"};
+  return parsed;
+}
+
+Result<int> Spool::append_journal(const SpoolEnvelope& envelope, const std::string& message) {
+  std::string json_text = encode_envelope(envelope);
+  std::string record = fmt::format("GHSPOOL1 {} {}\n{}\n", json_text.size(), message.size(), json_text);
+  record.reserve(record.size() + message.size() + 32);
+  record += message;
+  record += fmt::format("\nGHEND {}\n", message.size());
+  std::lock_guard lock(journal_mutex_);
+  if (segments_[current_segment_].size > kSegmentSize) {
+    std::uint64_t previous = current_segment_;
+    if (auto opened = open_segment(current_segment_ + 1); !opened) return opened.error();
+    auto& old = segments_[previous];
+    if (old.live == 0) {
+      ::close(old.fd);
+      ::unlink((journal_dir_ / fmt::format("{:012}.log", previous)).c_str());
+      segments_.erase(previous);
+    }
+  }
+  auto& segment = segments_[current_segment_];
+  std::string_view rest = record;
+  off_t offset = segment.size;
+  while (!rest.empty()) {
+    ssize_t n = ::write(segment.fd, rest.data(), rest.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      // Whatever part was written is an incomplete record: recovery sets it aside. Start afresh.
+      open_segment(current_segment_ + 1);
+      return Error{fmt::format("spool journal write: {}", std::strerror(err))};
+    }
+    rest.remove_prefix(static_cast<std::size_t>(n));
+  }
+  segment.size += static_cast<off_t>(record.size());
+  segment.live += 1;
+  journal_[envelope.id] = JournalEntry{current_segment_, offset, record.size()};
+  return segment.fd;
+}
+
+Status Spool::open_segment(std::uint64_t number) {
+  fs::path path = journal_dir_ / fmt::format("{:012}.log", number);
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) return Error{fmt::format("spool journal {}: {}", path.string(), std::strerror(errno))};
+  // The new segment's name must survive a crash before any record in it is acknowledged.
+  int dir = ::open(journal_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+  segments_[number] = Segment{fd, 0, static_cast<off_t>(::lseek(fd, 0, SEEK_END))};
+  current_segment_ = number;
+  return Ok{};
+}
+
+void Spool::mark_done(const std::string& id) {
+  auto it = journal_.find(id);
+  if (it == journal_.end()) return;
+  std::uint64_t number = it->second.segment;
+  journal_.erase(it);
+  auto& segment = segments_[number];
+  std::string mark = "GHDONE " + id + "\n";
+  if (::write(segment.fd, mark.data(), mark.size()) == static_cast<ssize_t>(mark.size()))
+    segment.size += static_cast<off_t>(mark.size());
+  if (segment.live > 0) --segment.live;
+  if (segment.live == 0 && number != current_segment_) {
+    ::close(segment.fd);
+    ::unlink((journal_dir_ / fmt::format("{:012}.log", number)).c_str());
+    segments_.erase(number);
+  }
+}
+
+Status Spool::recover_journal() {
+  std::vector<fs::path> files;
+  std::error_code ec;
+  for (auto& entry : fs::directory_iterator(journal_dir_, ec))
+    if (entry.path().extension() == ".log") files.push_back(entry.path());
+  std::sort(files.begin(), files.end());
+  std::size_t moved = 0;
+  for (auto& file : files) {
+    std::uint64_t number = std::strtoull(file.stem().c_str(), nullptr, 10);
+    current_segment_ = std::max(current_segment_, number);
+    std::ifstream in(file, std::ios::binary);
+    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::map<std::string, std::pair<SpoolEnvelope, std::string>> live;
+    std::size_t pos = 0;
+    while (pos < content.size()) {
+      std::string_view rest = std::string_view(content).substr(pos);
+      if (rest.rfind("GHDONE ", 0) == 0) {
+        auto nl = rest.find('\n');
+        if (nl == std::string_view::npos) break;
+        live.erase(std::string(rest.substr(7, nl - 7)));
+        pos += nl + 1;
+        continue;
+      }
+      std::size_t consumed = 0;
+      auto record = parse_record(rest, file.filename().string(), &consumed);
+      if (!record) {
+        // An incomplete last record was never acknowledged; keep its bytes for inspection.
+        fs::path aside = corrupt_dir_ / (file.filename().string() + ".tail");
+        std::ofstream(aside, std::ios::binary).write(rest.data(), static_cast<std::streamsize>(rest.size()));
+        spdlog::warn("spool: {} ends with an incomplete record ({}); its bytes are in {}", file.string(),
+                     record.error().message, aside.string());
+        break;
+      }
+      std::string id = record->first.id;
+      live[id] = std::move(*record);
+      pos += consumed;
+    }
+    for (auto& [id, entry] : live) {
+      if (auto stored = store_blocking(entry.first, entry.second); !stored)
+        return Error{fmt::format("spool recovery of {} from {}: {}", id, file.string(), stored.error().message)};
+      ++moved;
+    }
+    fs::remove(file, ec);
+  }
+  if (moved) spdlog::info("spool: {} message(s) from the journal moved to the queue", moved);
+  return Ok{};
 }
 
 std::vector<std::string> Spool::list() {

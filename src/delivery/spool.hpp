@@ -1,9 +1,17 @@
 // The durable spool: where a message lives between "the client gave it to us" and "the back-end
-// has it". A 250 at end of DATA is only given once the spool file is on disk (fdatasync of the
-// file and fsync of its directory). Concurrent sessions share the cost: a sync thread takes every
-// file waiting for durability and syncs them as one group (group commit).
+// has it". A 250 at end of DATA is only given once the message is on disk.
 //
-// File format (one file per message, spool/queue/<ID>):
+// Two places, one interface:
+// - The journal (spool/journal/<n>.log), the fast path of live delivery: each message is appended
+//   to the current segment and made durable by one fdatasync shared by every message that arrived
+//   meanwhile (group commit) — no file created, no directory synced, nothing unlinked per message.
+//   When the back-end has the message, a "done" mark is appended (not synced: after a power loss
+//   the message may be delivered twice, never lost). A segment whose messages are all done is
+//   deleted. At start, messages of the journal without their mark are moved to the queue.
+// - The queue (spool/queue/<ID>), one file per message that waits for a retry: written when the
+//   live hand-off did not succeed (hand_over), fdatasync'd with its directory.
+//
+// Queue file format:
 //   "GHSPOOL1 <length of JSON>\n" <JSON envelope> "\n" <message bytes> "\nGHEND <message length>\n"
 // A file without a valid trailer was never acknowledged (the crash came before its sync) and
 // is moved aside to spool/corrupt/ on recovery, never deleted.
@@ -14,6 +22,8 @@
 #include <deque>
 #include <filesystem>
 #include <functional>
+#include <map>
+#include <sys/types.h>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -40,8 +50,11 @@ class Spool {
   ~Spool();
   Status open();   // creates the directories and starts the sync thread
 
-  // Writes the file and waits (without blocking the caller's thread) until it is durable.
+  // Appends to the journal (or, before open(), writes a queue file) and waits, without blocking
+  // the caller's thread, until it is durable.
   boost::asio::awaitable<Status> store(const SpoolEnvelope& envelope, const std::string& message);
+  // Moves a journal message to its own queue file (the retry queue takes it from there).
+  Status hand_over(const std::string& id);
   // Same, blocking: for the CLI and tests.
   Status store_blocking(const SpoolEnvelope& envelope, const std::string& message);
   // Rewrites the envelope (remaining recipients, attempts) keeping the message; durable.
@@ -49,7 +62,8 @@ class Spool {
   // Deletes the file (delivered or given up).
   void remove(const std::string& id);
 
-  // IDs of the files in the queue, oldest first; invalid files are moved to corrupt/.
+  // IDs of the messages in the queue (not those in the journal, which are being delivered live),
+  // oldest first.
   std::vector<std::string> list();
   Result<std::pair<SpoolEnvelope, std::string>> load(const std::string& id);
   bool contains(const std::string& id) const;
@@ -60,10 +74,33 @@ class Spool {
  private:
   struct SyncRequest {
     int fd;
+    bool journal;                      // the shared segment: sync once per group, never close
     std::function<void(Status)> done;
   };
+  struct JournalEntry {
+    std::uint64_t segment = 0;
+    off_t offset = 0;                  // of the record
+    std::size_t length = 0;
+  };
+  struct Segment {
+    int fd = -1;
+    std::size_t live = 0;              // messages without their done mark
+    off_t size = 0;
+  };
   Result<int> write_file(const SpoolEnvelope& envelope, const std::string& message);
+  Result<int> append_journal(const SpoolEnvelope& envelope, const std::string& message);
+  Status open_segment(std::uint64_t number);
+  void mark_done(const std::string& id);   // with journal_mutex_ held
+  Status recover_journal();
   void sync_loop();
+
+  std::filesystem::path journal_dir_;
+  bool journal_enabled_ = false;
+  mutable std::mutex journal_mutex_;
+  std::map<std::uint64_t, Segment> segments_;
+  std::uint64_t current_segment_ = 0;
+  std::map<std::string, JournalEntry> journal_;
+  static constexpr off_t kSegmentSize = 64 * 1024 * 1024;
 
   std::filesystem::path directory_, queue_dir_, corrupt_dir_;
   int queue_dir_fd_ = -1;
