@@ -244,7 +244,10 @@ def start_gatehouse(gatehouse_bin, tmp_path):
         port = (server or {}).get("port") or free_port_number()
         settings = {"hostname": "gw.example.test", "listen": [f"127.0.0.1:{port}"], "state_dir": str(tmp_path / "state")}
         settings.update({k: v for k, v in (server or {}).items() if k != "port"})
-        merged_sections = {"delivery": {"retry_schedule": ["1s"], "backend_timeout": "5s", "connect_timeout": "2s"}}
+        merged_sections = {"delivery": {"retry_schedule": ["1s"], "backend_timeout": "5s", "connect_timeout": "2s"},
+                           # Never the system resolver: DNS stays on loopback (nothing listens on
+                           # this port unless a test starts the fixture server and overrides it).
+                           "dns": {"nameservers": [f"127.0.0.1:{free_port_number()}"], "timeout": "500ms"}}
         for key, values in (sections or {}).items():
             merged_sections.setdefault(key, {}).update(values)
         config = render_config(settings, domains, merged_sections, listeners)
