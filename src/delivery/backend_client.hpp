@@ -44,6 +44,10 @@ class BackendConnection {
   boost::asio::awaitable<Result<smtp::Reply>> mail(std::string sender, bool eightbit, bool smtputf8,
                                                    std::uint64_t size);
   boost::asio::awaitable<Result<smtp::Reply>> rcpt(std::string recipient);
+  // MAIL and the first RCPT in one round trip when the server offers PIPELINING (RFC 2920).
+  // The RCPT result is only meaningful when MAIL was accepted.
+  boost::asio::awaitable<std::pair<Result<smtp::Reply>, Result<smtp::Reply>>> mail_and_rcpt(
+      std::string sender, bool eightbit, bool smtputf8, std::uint64_t size, std::string recipient);
   // Sends the message (CRLF-normalised, unstuffed). SMTP gives one reply; LMTP one per accepted
   // recipient (RFC 2033 §4.2), in the order of the RCPT commands.
   boost::asio::awaitable<Result<std::vector<smtp::Reply>>> data(const std::string& message, std::size_t accepted_recipients);

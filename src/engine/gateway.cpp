@@ -199,6 +199,8 @@ boost::asio::awaitable<Reply> ConnectionHandler::on_rcpt(const smtp::RcptEvent& 
   }
 
   // Live back-end: open (or reuse) the connection and start its transaction on the first RCPT.
+  // The first RCPT travels with MAIL (pipelined) when the back-end allows it.
+  std::optional<Result<Reply>> early_rcpt;
   if (!t.backend && !t.backend_unavailable) {
     BackendAddress address = domain.backend;
     // The client waits while the back-end answers: backend_timeout bounds every step, the reply to
@@ -224,8 +226,10 @@ boost::asio::awaitable<Reply> ConnectionHandler::on_rcpt(const smtp::RcptEvent& 
       }
       bool eightbit = t.mail.params.body == "8BITMIME";
       std::string sender = t.mail.sender.text();
-      auto mail = co_await connection->mail(std::move(sender), eightbit, t.mail.params.smtputf8,
-                                            t.mail.params.size.value_or(0));
+      auto replies = co_await connection->mail_and_rcpt(std::move(sender), eightbit, t.mail.params.smtputf8,
+                                                         t.mail.params.size.value_or(0), decision.address);
+      auto& mail = replies.first;
+      if (mail && mail->positive()) early_rcpt = std::move(replies.second);
       if (!mail) {
         t.backend_error = mail.error().message;
         continue;
@@ -249,7 +253,12 @@ boost::asio::awaitable<Reply> ConnectionHandler::on_rcpt(const smtp::RcptEvent& 
   if (t.backend_mail_refusal) co_return refuse(*t.backend_mail_refusal, "backend refused sender");
 
   if (t.backend) {
-    auto answer = co_await t.backend->rcpt(decision.address);
+    std::optional<Result<Reply>> answer_holder = std::move(early_rcpt);
+    if (!answer_holder) {
+      auto asked = co_await t.backend->rcpt(decision.address);
+      answer_holder.emplace(std::move(asked));
+    }
+    auto& answer = *answer_holder;
     if (answer) {
       gateway_.recipient_cache().remember(decision.address, *answer);
       if (!answer->positive()) co_return refuse(*answer, fmt::format("backend {}", answer->code));
