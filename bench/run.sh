@@ -3,7 +3,7 @@
 # See bench/README.md. Builds nothing unless BENCH_BUILD=1.
 #
 #   GATEHOUSE_BIN          gatehouse binary (default /work/main/build-bench/gatehouse)
-#   BENCH_MESSAGES         messages per smtp-source run (default 2000)
+#   BENCH_MESSAGES         messages per smtp-source run (default 8000: long enough for steady state)
 #   BENCH_LATENCY_MESSAGES transactions per latency run (default 400)
 #   BENCH_REPEAT           repetitions of every configuration (default 3)
 #   BENCH_SIZES            message body sizes in bytes (default 10240,102400)
@@ -46,7 +46,7 @@ trap 'exit 130' INT TERM HUP
 
 python3 "$here/smtp_bench.py" run \
   --gatehouse "$bin" \
-  --messages "${BENCH_MESSAGES:-2000}" \
+  --messages "${BENCH_MESSAGES:-8000}" \
   --latency-messages "${BENCH_LATENCY_MESSAGES:-400}" \
   --repeat "${BENCH_REPEAT:-3}" \
   --sizes "${BENCH_SIZES:-10240,102400}" \
