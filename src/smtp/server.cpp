@@ -335,6 +335,9 @@ asio::awaitable<void> Server::serve(tcp::socket socket, ListenerConfig listener)
   }
   if (session.pending() && std::holds_alternative<ResetEvent>(*session.pending())) co_await handler.on_reset();
   else if (session.in_transaction() || !connected) co_await handler.on_reset();
+  if (session.errors() > 0)  // bad input is answered, and logged once per connection
+    spdlog::info("client={} helo=\"{}\" protocol_errors={} closed={}", client.ip, session.helo_name(), session.errors(),
+                 session.errors() >= config->max_errors ? "too many errors" : "normally");
   if (tls && connected) co_await with_timeout(tls->async_shutdown(use_nothrow), std::chrono::seconds(5));
   error_code ignored;
   socket.shutdown(tcp::socket::shutdown_both, ignored);
