@@ -10,6 +10,7 @@
 #include "content/headers.hpp"
 #include "engine/engine.hpp"
 #include "engine/policy.hpp"
+#include "smtp/data_reader.hpp"
 #include "store/store.hpp"
 
 namespace gatehouse::cli {
@@ -29,20 +30,10 @@ int run_check(const CheckOptions& options) {
   if (!config) return 2;
   std::string input((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
   std::string_view message = content::strip_mbox_from_line(input);
-  // Normalise line endings as the SMTP session would.
+  // Normalise line endings as the SMTP session does for BDAT content.
   std::string normalized;
-  normalized.reserve(message.size() + message.size() / 40);
-  for (std::size_t i = 0; i < message.size(); ++i) {
-    char c = message[i];
-    if (c == '\r') {
-      normalized += "\r\n";
-      if (i + 1 < message.size() && message[i + 1] == '\n') ++i;
-    } else if (c == '\n') {
-      normalized += "\r\n";
-    } else {
-      normalized += c;
-    }
-  }
+  bool pending_cr = false;
+  smtp::normalize_line_endings(message, normalized, pending_cr, true);
 
   std::unique_ptr<Store> store;
   if (std::filesystem::exists(config->database_path()))

@@ -30,11 +30,6 @@ struct BackendConnection::Transport {
     if (is_local) local.close(ignored);
     else tcp.close(ignored);
   }
-  void cancel() {
-    error_code ignored;
-    if (is_local) local.cancel(ignored);
-    else tcp.cancel(ignored);
-  }
   asio::awaitable<std::tuple<error_code, std::size_t>> read_some(asio::mutable_buffer buffer) {
     if (is_local) co_return co_await local.async_read_some(buffer, use_nothrow);
     co_return co_await tcp.async_read_some(buffer, use_nothrow);
