@@ -1,36 +1,90 @@
-// The interface every check implements: one small unit per test, declaring its stage, its cost
-// and the range of score it can contribute, and optionally deciding outright. The engine
-// (engine/engine.hpp) orders checks by stage and cost and records every contribution.
+// The interface every check implements: one small unit per test, declaring the earliest SMTP stage
+// at which it has what it needs, its cost, and the range of score it can contribute under a policy;
+// it reports findings, which the policy ([filter.checks.NAME] in the configuration) turns into
+// scores or outright decisions. The engine (engine/engine.hpp) runs the cheap checks first, skips
+// the ones that cannot change the disposition, and records every contribution.
 #pragma once
-#include <optional>
+#include <any>
+#include <boost/asio/awaitable.hpp>
+#include <cstddef>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
+#include "config/config.hpp"
 #include "content/headers.hpp"
-#include "smtp/reply.hpp"
+
+namespace gatehouse::dns {
+class Resolver;
+}
+namespace gatehouse::engine {
+class Reputation;
+}
 
 namespace gatehouse::checks {
 
+// Earliest point of the SMTP conversation with everything the check looks at (RFC 5321 §3).
 enum class Stage { connect, helo, mail, rcpt, data };
+std::string_view to_string(Stage stage);
+
+// What is known about the connection, shared by every check and transaction on it. The network
+// layer fills the protocol facts; checks keep the results of their lookups in `memo` so that a
+// lookup is made once per connection however many recipients and transactions it carries.
+struct ConnectionState {
+  std::string client_ip;
+  std::string local_ip;                    // the address the client connected to
+  std::string ptr;                         // first PTR name ("" when none or failed)
+  std::string ptr_error;                   // "" or why the PTR lookup failed (timeout, servfail)
+  std::vector<std::string> helo_names;     // every HELO/EHLO argument, in order
+  bool trusted = false;                    // from [server] trusted_networks
+  // Protocol abuse seen by the network layer (smtp/server.cpp).
+  bool early_talker = false;               // sent data before our banner
+  bool unoffered_pipelining = false;       // pipelined commands after HELO (PIPELINING not offered)
+  std::size_t errors = 0;                  // protocol errors so far
+  std::size_t rsets = 0;
+  std::size_t unknown_recipients = 0;      // recipients refused as unknown (harvest detection)
+  std::unordered_map<std::string, std::any> memo;
+};
 
 // What a check may look at. Fields of later stages are empty in earlier ones.
 struct CheckContext {
+  Stage stage = Stage::connect;
+  std::string id;                          // the transaction ID (for replies and logs)
+  ConnectionState* connection = nullptr;
   std::string client_ip;
   std::string helo;
-  std::string mail_from;
-  std::vector<std::string> recipients;
-  std::string_view message;                       // data stage: the whole message
-  const content::HeaderSection* headers = nullptr; // data stage
+  std::string mail_from;                   // "" = the null sender
+  std::string recipient;                   // rcpt stage: the recipient being judged
+  std::vector<std::string> recipients;     // data stage: every accepted recipient
+  std::string_view message;                // data stage: the whole message
+  const content::HeaderSection* headers = nullptr;  // data stage
+  const Config* config = nullptr;
+  const FilterPolicy* policy = nullptr;    // the recipient domain's policy
+  dns::Resolver* resolver = nullptr;
+  engine::Reputation* reputation = nullptr;
 };
 
-enum class Decision { none, accept, reject, tempfail };
+// One finding of a check, already turned into an action by the policy.
+struct Contribution {
+  std::string finding;                     // "not_fqdn", "listed", ...
+  Action action;
+  std::string detail;                      // shown in the explanation and as {reason} of a reply
+  int code = 0;                            // reply for reject/tempfail: 0 = the check's default
+  std::string enhanced;
+};
 
 struct CheckOutcome {
-  double score = 0;
-  std::string detail;                  // shown in the explanation; empty = nothing found
-  Decision decision = Decision::none;  // reject/tempfail decide outright with `reply`
-  smtp::Reply reply;
+  std::vector<Contribution> contributions;
+  std::string error;                       // the check could not decide (DNS timeout, ...): no evidence
+  std::string note;                        // logged with no score ("pass", "exempt: postmaster@")
+  std::string authentication_result;       // RFC 8601 resinfo for the header, "spf=pass smtp.mailfrom=…"
+
+  // Adds `finding` with the action `policy` gives it.
+  void add(const CheckPolicy& policy, const std::string& finding, std::string detail) {
+    contributions.push_back({finding, policy.action(finding), std::move(detail)});
+  }
 };
 
 class Check {
@@ -38,9 +92,27 @@ class Check {
   virtual ~Check() = default;
   virtual std::string_view name() const = 0;
   virtual Stage stage() const = 0;
-  virtual int cost() const = 0;                         // relative: 1 = in-memory, 10 = DNS, 100 = content
-  virtual std::pair<double, double> score_range() const = 0;
-  virtual CheckOutcome run(const CheckContext& context) const = 0;
+  virtual int cost() const = 0;   // relative: 1 = in memory, 10 = one DNS lookup, 50 = a connection, 100 = content
+  // The least and most it can add to the score under this configuration and policy.
+  virtual std::pair<double, double> score_range(const Config& config, const FilterPolicy& policy) const;
+  // Whether it can decide outright (reject, tempfail, accept) under this configuration and policy;
+  // such checks are never skipped.
+  virtual bool may_decide(const Config& config, const FilterPolicy& policy) const;
+  // Runs even for white-listed senders (antivirus).
+  virtual bool always_runs() const { return false; }
+  // The reply a reject/tempfail of this check gives unless the contribution names one.
+  virtual std::string_view reply_kind() const { return name(); }
+  virtual int reject_code() const { return 550; }
+  virtual std::string_view reject_enhanced() const { return "5.7.1"; }
+
+  virtual boost::asio::awaitable<CheckOutcome> run(CheckContext& context) const = 0;
 };
+
+// Helpers for the common cases of score_range/may_decide: the actions of this check's policy.
+std::pair<double, double> action_score_range(const CheckPolicy& policy);
+bool actions_decide(const CheckPolicy& policy);
+
+// "postmaster@…" or "abuse@…" (RFC 5321 §4.5.1, RFC 2142): never refused for who the sender is.
+bool is_role_recipient(std::string_view address);
 
 }  // namespace gatehouse::checks

@@ -1,6 +1,8 @@
 // `gatehouse check`: judges one message offline with the daemon's engine and policy, and prints
 // the verdict with every contribution (text, or one JSON object with --json).
 #include <boost/json.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <fmt/format.h>
 #include <iostream>
 #include <iterator>
@@ -9,6 +11,11 @@
 #include "common/id.hpp"
 #include "content/headers.hpp"
 #include "engine/engine.hpp"
+#include "engine/reputation.hpp"
+#include "dns/resolver.hpp"
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
 #include "engine/policy.hpp"
 #include "smtp/data_reader.hpp"
 #include "store/store.hpp"
@@ -23,9 +30,12 @@ struct CheckOptions {
   std::string from;
   std::vector<std::string> rcpts;
   bool json = false;
+  bool no_dns = false;
 };
 
 int run_check(const CheckOptions& options) {
+  // Standard output carries the verdict (JSON with --json); the checks' warnings go to stderr.
+  spdlog::set_default_logger(spdlog::stderr_color_st("check"));
   auto config = load_or_report(options.config);
   if (!config) return 2;
   std::string input((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
@@ -67,6 +77,7 @@ int run_check(const CheckOptions& options) {
     accepted.push_back(decision.address);
     if (!domain) domain = decision.domain;
   }
+  const FilterPolicy& policy = domain ? domain->policy : config->policy;
   if (verdict.disposition != "reject") {
     if (normalized.size() > config->max_message_size) {
       verdict.disposition = "reject";
@@ -74,17 +85,65 @@ int run_check(const CheckOptions& options) {
       verdict.reply = smtp::Reply{552, "5.3.4", "Message size exceeds fixed maximum message size (ID:" + id + ")"};
       verdict.checks.push_back({"size", 0, fmt::format("{} bytes > {}", normalized.size(), config->max_message_size)});
     } else {
+      // The daemon's checks, with its resolver (unless --no-dns): sender checks per recipient, then content.
       auto headers = content::parse_headers(normalized);
-      checks::CheckContext context;
-      context.client_ip = options.ip;
-      context.helo = options.helo;
-      context.mail_from = options.from;
-      context.recipients = accepted;
-      context.message = normalized;
-      context.headers = &headers;
-      auto judged = engine::Engine().judge_message(context, domain, id);
-      judged.checks.insert(judged.checks.begin(), verdict.checks.begin(), verdict.checks.end());
-      verdict = std::move(judged);
+      boost::asio::io_context io;
+      std::unique_ptr<dns::Resolver> resolver;
+      if (!options.no_dns) {
+        try {
+          resolver = std::make_unique<dns::Resolver>(io.get_executor(), config->nameservers, config->dns_timeout);
+        } catch (const std::exception& error) {
+          std::cerr << "gatehouse check: DNS resolver: " << error.what() << "\n";
+          return 2;
+        }
+      }
+      engine::Engine engine;
+      engine::Reputation reputation;
+      checks::ConnectionState state;
+      state.client_ip = options.ip;
+      state.helo_names = {options.helo};
+      state.trusted = table->trusted(options.ip);
+      std::vector<CheckResult> recipient_notes = verdict.checks;
+      auto judge = [&]() -> boost::asio::awaitable<void> {
+        if (resolver) {
+          auto names = co_await resolver->ptr(options.ip);
+          if (names.ok() && !names.records.empty()) state.ptr = names.records.front();
+          else if (names.status != dns::DnsStatus::nxdomain && names.status != dns::DnsStatus::nodata)
+            state.ptr_error = std::string(dns::to_string(names.status));
+        }
+        checks::CheckContext context;
+        context.id = id;
+        context.connection = &state;
+        context.client_ip = options.ip;
+        context.helo = options.helo;
+        context.mail_from = options.from;
+        context.config = &*config;
+        context.policy = &policy;
+        context.resolver = resolver.get();
+        context.reputation = &reputation;
+        std::optional<engine::Verdict> envelope;
+        for (auto& recipient : accepted) {
+          context.stage = checks::Stage::rcpt;
+          context.recipient = recipient;
+          engine::Verdict judged = co_await engine.judge_recipient(context);
+          if (judged.disposition == "reject" || judged.disposition == "tempfail") {
+            verdict = std::move(judged);
+            co_return;
+          }
+          if (!envelope) envelope = std::move(judged);
+        }
+        context.stage = checks::Stage::data;
+        context.recipient.clear();
+        context.recipients = accepted;
+        context.message = normalized;
+        context.headers = &headers;
+        engine::Verdict start = envelope.value_or(engine::Verdict{});
+        engine::Verdict judged = co_await engine.judge_message(context, std::move(start));
+        verdict = std::move(judged);
+      };
+      boost::asio::co_spawn(io, judge(), boost::asio::detached);
+      io.run();
+      verdict.checks.insert(verdict.checks.begin(), recipient_notes.begin(), recipient_notes.end());
     }
   }
   if (verdict.reply.code == 0) {
@@ -101,6 +160,13 @@ int run_check(const CheckOptions& options) {
     boost::json::array checks;
     for (auto& c : verdict.checks) checks.push_back(boost::json::object{{"name", c.name}, {"score", c.score}, {"detail", c.detail}});
     out["checks"] = std::move(checks);
+    boost::json::array skipped;
+    for (auto& name : verdict.skipped) skipped.push_back(boost::json::string(name));
+    out["skipped"] = std::move(skipped);
+    out["whitelisted"] = verdict.whitelisted;
+    boost::json::array authentication;
+    for (auto& result : verdict.authentication_results) authentication.push_back(boost::json::string(result));
+    out["authentication_results"] = std::move(authentication);
     std::cout << boost::json::serialize(out) << "\n";
   } else {
     std::cout << fmt::format("verdict: {}\nscore:   {:.1f}\nreply:   {}\n", verdict.disposition, verdict.score,
@@ -123,6 +189,7 @@ void add_check_command(CLI::App& app) {
   cmd->add_option("--from", options->from, "Envelope sender");
   cmd->add_option("--rcpt", options->rcpts, "Envelope recipient (repeatable)");
   cmd->add_flag("--json", options->json, "Print one JSON object");
+  cmd->add_flag("--no-dns", options->no_dns, "Skip DNS lookups (block lists, reverse DNS, SPF count as no evidence)");
   cmd->callback([options] { throw ExitCode{run_check(*options)}; });
 }
 

@@ -757,11 +757,322 @@ void read_store(Section store, Config& config) {
   store.report_unknown_keys();
 }
 
+// ---------------------------------------------------------------------------------------------
+// Filtering: [filter] (and [domain.filter]), [lists] (and [domain.lists]), [[dnsbl]],
+// [sender_verify], [abuse], [traps]
+
+// Every check the engine knows, with the findings it reports and their default actions. A key of
+// [filter.checks.NAME] that is not listed here is reported as unknown.
+struct KnownCheck {
+  std::string_view name;
+  bool enabled;
+  std::vector<std::pair<std::string_view, Action>> findings;
+};
+
+const std::vector<KnownCheck>& known_checks() {
+  using K = Action::Kind;
+  static const std::vector<KnownCheck> checks = {
+      {"lists", true, {{"whitelisted", Action::of(K::accept)}, {"blacklisted", Action::of(K::reject)}}},
+      {"trusted_networks", true, {{"trusted", Action::of(K::accept)}}},
+      {"reputation", true, {{"marked", Action::points(6.0)}, {"blocked", Action::of(K::reject)}}},
+      {"protocol", true,
+       {{"early_talker", Action::of(K::reject)}, {"unoffered_pipelining", Action::points(3.0)},
+        {"many_errors", Action::points(1.0)}}},
+      {"dnsbl", true, {}},
+      {"spam_trap", true, {{"hit", Action::of(K::reject)}}},
+      {"helo", true,
+       {{"invalid", Action::points(4.0)}, {"not_fqdn", Action::points(2.5)}, {"literal_mismatch", Action::points(3.0)},
+        {"our_name", Action::of(K::reject)}, {"changed", Action::points(1.0)}}},
+      {"reverse_dns", true,
+       {{"missing", Action::points(2.5)}, {"not_confirmed", Action::points(1.5)}, {"generic", Action::points(1.5)}}},
+      {"spf", true,
+       {{"pass", Action::points(0)}, {"pass_aligned", Action::points(-1.0)}, {"fail", Action::of(K::reject)},
+        {"softfail", Action::points(3.0)}, {"neutral", Action::points(0)}, {"none", Action::points(0.5)},
+        {"temperror", Action::of(K::tempfail)}, {"permerror", Action::points(1.5)}}},
+      {"sender_verify", false,
+       {{"failed", Action::of(K::reject)}, {"verified", Action::points(0)}, {"accept_all", Action::points(0)}}},
+      {"header_structure", true, {}},
+  };
+  return checks;
+}
+
+const std::map<std::string, std::string>& default_replies() {
+  static const std::map<std::string, std::string> replies = {
+      {"blacklist", "Blacklisted: {reason} (ID:{id})"},
+      {"rbl", "RBL Block: {reason} (ID:{id})"},
+      {"spf", "SPF Block: {reason} (ID:{id})"},
+      {"helo", "HELO Block: {reason} (ID:{id})"},
+      {"reverse_dns", "Reverse DNS Block: {reason} (ID:{id})"},
+      {"sender_verify", "Sender verify failed: {reason} (ID:{id})"},
+      {"spam_trap", "Message refused (ID:{id})"},
+      {"reputation", "Blocked: {reason} (ID:{id})"},
+      {"protocol", "Protocol error: {reason} (ID:{id})"},
+      {"score", "Message rejected as spam: {reason} (ID:{id})"},
+      {"tempfail", "Temporary failure: {reason}; please try again later (ID:{id})"},
+  };
+  return replies;
+}
+
+FilterPolicy default_policy() {
+  FilterPolicy policy;
+  for (const auto& check : known_checks()) {
+    CheckPolicy settings;
+    settings.enabled = check.enabled;
+    for (const auto& [finding, action] : check.findings) settings.actions[std::string(finding)] = action;
+    policy.checks[std::string(check.name)] = std::move(settings);
+  }
+  policy.replies = default_replies();
+  return policy;
+}
+
+std::optional<Action> action_of(const toml::node& node) {
+  if (auto number = node.as_floating_point(); number && std::isfinite(number->get())) return Action::points(number->get());
+  if (auto integer = node.as_integer()) return Action::points(static_cast<double>(integer->get()));
+  if (auto text = node.as_string()) {
+    const std::string value = lower_case(text->get());
+    if (value == "reject") return Action::of(Action::Kind::reject);
+    if (value == "tempfail") return Action::of(Action::Kind::tempfail);
+    if (value == "accept") return Action::of(Action::Kind::accept);
+  }
+  return std::nullopt;
+}
+
+constexpr std::string_view action_expectation = "expected a score (number) or \"reject\", \"tempfail\" or \"accept\"";
+
+bool is_list_pattern(std::string_view text) { return text.find_first_of("*?") != std::string_view::npos; }
+
+// White/black/No Host Checks list entries.
+void read_sender_list(Section& section, std::string_view key, SenderList& list) {
+  auto entries = section.read_string_array(key);
+  if (!entries) return;
+  for (const auto& [text, node] : *entries) {
+    const std::string entry = lower_case(text);
+    if (entry.empty()) {
+      section.report(*node, key, "empty entry");
+      continue;
+    }
+    if (is_list_pattern(entry)) {
+      list.patterns.push_back(entry);
+    } else if (entry.find('@') != std::string::npos) {
+      const auto at = entry.rfind('@');
+      if (at == 0 || !normalize_domain(std::string_view(entry).substr(at + 1))) {
+        section.report(*node, key, fmt::format("expected an address like user@example.test, got {}", quote_for_message(text)));
+        continue;
+      }
+      list.addresses.push_back(entry);
+    } else if (entry.find_first_of(":/") != std::string::npos || parse_ip(entry, false)) {
+      auto network = Network::parse(entry);
+      if (!network) {
+        section.report(*node, key, network.error().message);
+        continue;
+      }
+      list.networks.push_back(*network);
+    } else if (auto domain = normalize_domain(entry)) {
+      list.domains.push_back(*domain);
+    } else {
+      section.report(*node, key,
+                     fmt::format("expected an IP, network, domain, address or pattern (with * or ?), got {}", quote_for_message(text)));
+      continue;
+    }
+    list.entries.push_back(text);
+  }
+}
+
+void read_lists(Section lists, FilterPolicy& policy) {
+  read_sender_list(lists, "whitelist", policy.whitelist);
+  read_sender_list(lists, "blacklist", policy.blacklist);
+  read_sender_list(lists, "no_host_checks", policy.no_host_checks);
+  lists.report_unknown_keys();
+}
+
+// [filter] or [domain.filter]: thresholds, subject tag, contact, replies, per-check settings.
+void read_filter(Section filter, FilterPolicy& policy) {
+  const toml::node* tag_node = filter.read_number("tag_threshold", policy.tag_threshold);
+  const toml::node* reject_node = filter.read_number("reject_threshold", policy.reject_threshold);
+  if ((tag_node || reject_node) && policy.tag_threshold > policy.reject_threshold) {
+    const toml::node* at = tag_node ? tag_node : reject_node;
+    filter.report(*at, tag_node ? "tag_threshold" : "reject_threshold",
+                  fmt::format("tag_threshold ({}) must not be greater than reject_threshold ({})", policy.tag_threshold,
+                              policy.reject_threshold));
+  }
+  if (auto node = filter.read_string("subject_tag", policy.subject_tag)) {
+    if (policy.subject_tag.find_first_of("\r\n") != std::string::npos) filter.report(*node, "subject_tag", "must be a single line");
+  }
+  if (auto node = filter.read_string("contact", policy.contact)) {
+    if (policy.contact.find_first_of("\r\n") != std::string::npos) filter.report(*node, "contact", "must be a single line");
+  }
+  Section replies = filter.table("replies");
+  if (replies.present()) {
+    for (const auto& [kind, text] : default_replies()) {
+      std::string value;
+      if (auto node = replies.read_string(kind, value)) {
+        if (value.empty() || value.find_first_of("\r\n") != std::string::npos) {
+          replies.report(*node, kind, "must be a non-empty single line");
+          continue;
+        }
+        // Only the documented placeholders: a typo would otherwise reach senders verbatim.
+        for (std::size_t open = value.find('{'); open != std::string::npos; open = value.find('{', open + 1)) {
+          const auto close = value.find('}', open);
+          const std::string name = close == std::string::npos ? "" : value.substr(open + 1, close - open - 1);
+          if (name != "id" && name != "reason" && name != "contact") {
+            replies.report(*node, kind, fmt::format("unknown placeholder in {}: use {{id}}, {{reason}} or {{contact}}", quote_for_message(value)));
+            break;
+          }
+        }
+        policy.replies[kind] = value;
+      }
+    }
+    replies.report_unknown_keys();
+  }
+  Section checks = filter.table("checks");
+  if (checks.present()) {
+    for (const auto& known : known_checks()) {
+      Section check = checks.table(known.name);
+      if (!check.present()) continue;
+      CheckPolicy& settings = policy.checks[std::string(known.name)];
+      check.read_bool("enabled", settings.enabled);
+      check.read_bool("mandatory", settings.mandatory);
+      for (const auto& [finding, unused] : known.findings) {
+        if (const toml::node* node = check.take(finding)) {
+          if (auto action = action_of(*node)) settings.actions[std::string(finding)] = *action;
+          else check.report(*node, finding, fmt::format("{}, got {}", action_expectation, describe(*node)));
+        }
+      }
+      check.report_unknown_keys();
+    }
+    checks.report_unknown_keys();
+  }
+  filter.report_unknown_keys();
+}
+
+std::string policy_fingerprint(const FilterPolicy& policy) {
+  std::string text = fmt::format("{}|{}|{}|{}", policy.tag_threshold, policy.reject_threshold, policy.subject_tag, policy.contact);
+  for (const auto& [kind, reply] : policy.replies) text += "|" + kind + "=" + reply;
+  for (const auto& [name, check] : policy.checks) {
+    text += fmt::format("|{}:{}{}", name, check.enabled, check.mandatory);
+    for (const auto& [finding, action] : check.actions) text += "," + finding + "=" + action.text();
+  }
+  for (const auto* list : {&policy.whitelist, &policy.blacklist, &policy.no_host_checks})
+    text += "|" + fmt::format("{}", fmt::join(list->entries, ","));
+  return text;
+}
+
+// "127.0.0.2" or "127.0.0.4-127.0.0.7" (IPv4 answers, RFC 5782 §2.1).
+std::optional<std::pair<std::uint32_t, std::uint32_t>> parse_answer_range(std::string_view text) {
+  auto one = [](std::string_view part) -> std::optional<std::uint32_t> {
+    auto ip = parse_ip(part, false);
+    if (!ip || ip->family != 4) return std::nullopt;
+    return (std::uint32_t{ip->bytes[0]} << 24) | (std::uint32_t{ip->bytes[1]} << 16) | (std::uint32_t{ip->bytes[2]} << 8) |
+           ip->bytes[3];
+  };
+  const auto dash = text.find('-');
+  auto first = one(text.substr(0, dash));
+  auto last = dash == std::string_view::npos ? first : one(text.substr(dash + 1));
+  if (!first || !last || *last < *first) return std::nullopt;
+  return std::pair{*first, *last};
+}
+
+void read_dns_list(Section section, Config& config) {
+  DnsListConfig list;
+  bool valid = true;
+  std::string zone;
+  if (auto node = section.read_string("zone", zone)) {
+    auto normalized = normalize_domain(zone);
+    if (!normalized) {
+      section.report(*node, "zone", fmt::format("expected a DNS zone like zen.spamhaus.org, got {}", describe(*node)));
+      valid = false;
+    } else {
+      list.zone = *normalized;
+    }
+  } else {
+    if (!section.take("zone")) section.report(section.line(), "zone", "missing (every [[dnsbl]] needs a zone)");
+    valid = false;
+  }
+  section.read_bool("ipv6", list.ipv6);
+  if (const toml::node* node = section.take("other")) {
+    if (auto action = action_of(*node)) list.other = *action;
+    else section.report(*node, "other", fmt::format("{}, got {}", action_expectation, describe(*node)));
+  }
+  for (Section& result : section.table_array("result")) {
+    DnsListResult entry;
+    std::string codes;
+    const toml::node* codes_node = result.read_string("codes", codes);
+    std::optional<std::pair<std::uint32_t, std::uint32_t>> range;
+    if (codes_node) {
+      range = parse_answer_range(codes);
+      if (!range) result.report(*codes_node, "codes", fmt::format("expected an answer like 127.0.0.2 or a range 127.0.0.4-127.0.0.7, got {}", describe(*codes_node)));
+    } else if (!result.take("codes")) {
+      result.report(result.line(), "codes", "missing (every [[dnsbl.result]] needs codes)");
+    }
+    result.read_string("meaning", entry.meaning);
+    const toml::node* action_node = result.take("action");
+    std::optional<Action> action;
+    if (action_node) {
+      action = action_of(*action_node);
+      if (!action) result.report(*action_node, "action", fmt::format("{}, got {}", action_expectation, describe(*action_node)));
+    } else {
+      result.report(result.line(), "action", "missing (a score or \"reject\", \"tempfail\", \"accept\")");
+    }
+    result.report_unknown_keys();
+    if (!range || !action) {
+      valid = false;
+      continue;
+    }
+    entry.first = range->first;
+    entry.last = range->second;
+    entry.action = *action;
+    if (entry.meaning.empty()) entry.meaning = codes;
+    list.results.push_back(std::move(entry));
+  }
+  section.report_unknown_keys();
+  if (valid) config.dns_lists.push_back(std::move(list));
+}
+
+void read_sender_verify(Section section, SenderVerifyConfig& verify) {
+  section.read_duration("positive_ttl", verify.positive_ttl, one_second);
+  section.read_duration("negative_ttl", verify.negative_ttl, one_second);
+  section.read_duration("timeout", verify.timeout, one_second);
+  section.read_integer("per_domain_per_minute", verify.per_domain_per_minute, 1, unlimited);
+  if (auto node = section.read_string("probe_sender", verify.probe_sender)) {
+    if (!verify.probe_sender.empty() && verify.probe_sender.find('@') == std::string::npos)
+      section.report(*node, "probe_sender", "expected an address like verify@example.test or \"\" for the null sender");
+  }
+  section.report_unknown_keys();
+}
+
+void read_abuse(Section section, AbuseConfig& abuse) {
+  section.read_duration("pregreet_pause", abuse.pregreet_pause, std::chrono::milliseconds(0));
+  section.read_integer("max_rsets", abuse.max_rsets, 1, unlimited);
+  section.read_integer("max_unknown_recipients", abuse.max_unknown_recipients, 1, unlimited);
+  section.read_duration("harvest_block", abuse.harvest_block, one_second);
+  section.read_integer("max_connections_per_minute", abuse.max_connections_per_minute, 0, unlimited);
+  section.read_integer("max_messages_per_minute", abuse.max_messages_per_minute, 0, unlimited);
+  section.read_duration("tarpit_delay", abuse.tarpit_delay, std::chrono::milliseconds(0));
+  section.report_unknown_keys();
+}
+
+void read_traps(Section section, TrapConfig& traps) {
+  if (auto addresses = section.read_string_array("addresses")) {
+    for (const auto& [text, node] : *addresses) {
+      const std::string address = lower_case(text);
+      const auto at = address.rfind('@');
+      if (at == std::string::npos || at == 0 || !normalize_domain(std::string_view(address).substr(at + 1))) {
+        section.report(*node, "addresses", fmt::format("expected an address like trap@example.test, got {}", quote_for_message(text)));
+        continue;
+      }
+      traps.addresses.push_back(address);
+    }
+  }
+  section.read_duration("bad_mark", traps.bad_mark, one_second);
+  section.report_unknown_keys();
+}
+
 // Lines where each domain was configured, to report duplicates.
 using SeenDomains = std::map<std::string, int>;
 
 void read_domain(Section section, Config& config, SeenDomains& seen_domains) {
   DomainConfig domain;
+  domain.policy = config.policy;
   bool valid = true;
 
   std::string name;
@@ -825,9 +1136,21 @@ void read_domain(Section section, Config& config, SeenDomains& seen_domains) {
     }
   }
 
+  // The domain's policy: the global one, overlaid by [domain.filter] and extended by [domain.lists].
+  read_filter(section.table("filter"), domain.policy);
+  FilterPolicy domain_lists;
+  read_lists(section.table("lists"), domain_lists);
+  domain.policy.whitelist.append(domain_lists.whitelist);
+  domain.policy.blacklist.append(domain_lists.blacklist);
+  domain.policy.no_host_checks.append(domain_lists.no_host_checks);
+  domain.tag_threshold = domain.policy.tag_threshold;
+  domain.reject_threshold = domain.policy.reject_threshold;
   const toml::node* tag_node = section.read_number("tag_threshold", domain.tag_threshold);
   const toml::node* reject_node = section.read_number("reject_threshold", domain.reject_threshold);
-  if (domain.tag_threshold > domain.reject_threshold) {
+  domain.policy.tag_threshold = domain.tag_threshold;
+  domain.policy.reject_threshold = domain.reject_threshold;
+  domain.policy.fingerprint = policy_fingerprint(domain.policy);
+  if ((tag_node || reject_node) && domain.tag_threshold > domain.reject_threshold) {
     const toml::node* at = tag_node ? tag_node : reject_node;
     section.report(*at, tag_node ? "tag_threshold" : "reject_threshold",
                    fmt::format("tag_threshold ({}) must not be greater than reject_threshold ({})", domain.tag_threshold,
@@ -964,6 +1287,14 @@ Result<Config> parse_config(std::string_view text, const std::string& name) {
   read_dns(root.table("dns"), config);
   read_delivery(root.table("delivery"), config);
   read_store(root.table("store"), config);
+  config.policy = default_policy();
+  read_filter(root.table("filter"), config.policy);
+  read_lists(root.table("lists"), config.policy);
+  config.policy.fingerprint = policy_fingerprint(config.policy);
+  for (Section& list : root.table_array("dnsbl")) read_dns_list(list, config);
+  read_sender_verify(root.table("sender_verify"), config.sender_verify);
+  read_abuse(root.table("abuse"), config.abuse);
+  read_traps(root.table("traps"), config.traps);
   SeenDomains seen_domains;
   for (Section& domain : root.table_array("domain")) read_domain(domain, config, seen_domains);
   root.report_unknown_keys();
@@ -989,6 +1320,127 @@ Result<Config> load_config(const std::filesystem::path& file) {
   auto config = parse_config(contents.str(), file.string());
   if (config) config->file = file;
   return config;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Filter policy helpers
+
+std::string Action::text() const {
+  switch (kind) {
+    case Kind::reject: return "reject";
+    case Kind::tempfail: return "tempfail";
+    case Kind::accept: return "accept";
+    case Kind::score: break;
+  }
+  return fmt::format("{}", score);
+}
+
+Action CheckPolicy::action(const std::string& finding) const {
+  auto it = actions.find(finding);
+  return it == actions.end() ? Action::points(0) : it->second;
+}
+
+void FilterPolicy::update_fingerprint() { fingerprint = policy_fingerprint(*this); }
+
+const CheckPolicy& FilterPolicy::check(const std::string& name) const {
+  static const CheckPolicy unknown;
+  auto it = checks.find(name);
+  return it == checks.end() ? unknown : it->second;
+}
+
+std::string FilterPolicy::reply_text(const std::string& kind, const std::string& id, const std::string& reason) const {
+  auto it = replies.find(kind);
+  std::string text = it != replies.end() ? it->second : "{reason} (ID:{id})";
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text.compare(i, 4, "{id}") == 0) {
+      out += id;
+      i += 3;
+    } else if (text.compare(i, 8, "{reason}") == 0) {
+      out += reason;
+      i += 7;
+    } else if (text.compare(i, 9, "{contact}") == 0) {
+      out += contact.empty() ? "postmaster" : contact;
+      i += 8;
+    } else {
+      out += text[i];
+    }
+  }
+  // A reply line stays printable and within RFC 5321 §4.5.3.1.5 (512 octets with the code).
+  for (char& c : out)
+    if (static_cast<unsigned char>(c) < 32) c = ' ';
+  if (out.size() > 400) out.resize(400);
+  return out;
+}
+
+namespace {
+bool glob_match(std::string_view pattern, std::string_view text) {
+  std::size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == text[t])) {
+      ++p;
+      ++t;
+    } else if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      mark = t;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      t = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+}  // namespace
+
+std::string SenderList::match_ip(std::string_view ip) const {
+  for (const auto& network : networks)
+    if (network.contains(ip)) return network.text;
+  return {};
+}
+
+std::string SenderList::match_sender(std::string_view sender) const {
+  if (sender.empty()) return {};
+  const std::string address = lower_case(sender);
+  const auto at = address.rfind('@');
+  const std::string domain = at == std::string::npos ? std::string{} : address.substr(at + 1);
+  for (const auto& entry : addresses)
+    if (entry == address) return entry;
+  for (const auto& entry : domains) {
+    if (domain == entry) return entry;
+    if (domain.size() > entry.size() && domain.compare(domain.size() - entry.size(), entry.size(), entry) == 0 &&
+        domain[domain.size() - entry.size() - 1] == '.')
+      return entry;
+  }
+  for (const auto& entry : patterns)
+    if (glob_match(entry, address)) return entry;
+  return {};
+}
+
+std::string SenderList::match(std::string_view ip, std::string_view sender) const {
+  std::string by_ip = match_ip(ip);
+  return by_ip.empty() ? match_sender(sender) : by_ip;
+}
+
+void SenderList::append(const SenderList& other) {
+  networks.insert(networks.end(), other.networks.begin(), other.networks.end());
+  domains.insert(domains.end(), other.domains.begin(), other.domains.end());
+  addresses.insert(addresses.end(), other.addresses.begin(), other.addresses.end());
+  patterns.insert(patterns.end(), other.patterns.begin(), other.patterns.end());
+  entries.insert(entries.end(), other.entries.begin(), other.entries.end());
+}
+
+const DnsListResult* DnsListConfig::result_for(std::uint32_t answer) const {
+  for (const auto& result : results)
+    if (answer >= result.first && answer <= result.last) return &result;
+  return nullptr;
+}
+
+std::string DnsListConfig::meaning_of(std::uint32_t answer) const {
+  const auto* result = result_for(answer);
+  return result ? result->meaning : std::string{};
 }
 
 }  // namespace gatehouse

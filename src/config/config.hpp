@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,13 +42,108 @@ struct BackendAddress {
   bool lmtp() const { return kind == Kind::lmtp_tcp || kind == Kind::lmtp_unix; }
 };
 
+// What a check's finding does: add a score (negative = evidence of legitimacy) or decide outright.
+// Written in the file as a number or as "reject", "tempfail" or "accept".
+struct Action {
+  enum class Kind { score, reject, tempfail, accept };
+  Kind kind = Kind::score;
+  double score = 0;
+  static Action points(double value) { return {Kind::score, value}; }
+  static Action of(Kind kind) { return {kind, 0}; }
+  bool decides() const { return kind != Kind::score; }
+  std::string text() const;         // "2.5", "reject", ...
+};
+
+// One check's settings in a policy: [filter.checks.NAME] (or [domain.filter.checks.NAME]).
+struct CheckPolicy {
+  bool enabled = true;
+  bool mandatory = false;           // an error of the check tempfails instead of counting as no evidence
+  std::map<std::string, Action> actions;   // finding → action; every known finding has an entry
+  Action action(const std::string& finding) const;   // score 0 for an unknown finding
+};
+
+// White list, black list or No Host Checks entries: IPs/CIDRs (v4 and v6), domains (matching their
+// subdomains too), addresses ("user@example.test") and patterns with * and ? ("*@*.example.test").
+struct SenderList {
+  std::vector<Network> networks;
+  std::vector<std::string> domains;       // lower case
+  std::vector<std::string> addresses;     // lower case
+  std::vector<std::string> patterns;      // lower case
+  std::vector<std::string> entries;       // as configured, for explanations
+  bool empty() const { return networks.empty() && domains.empty() && addresses.empty() && patterns.empty(); }
+  // The entry that matches the client IP or the envelope sender, or "" when none does.
+  std::string match(std::string_view ip, std::string_view sender) const;
+  std::string match_ip(std::string_view ip) const;
+  std::string match_sender(std::string_view sender) const;
+  void append(const SenderList& other);
+};
+
+// How a filtering decision is made for a recipient domain: [filter] overlaid by [domain.filter].
+struct FilterPolicy {
+  double tag_threshold = 5.0;
+  double reject_threshold = 10.0;
+  std::string subject_tag = "[SPAM?] ";
+  std::string contact;              // {contact} in reply texts: whom a wrongly rejected sender calls
+  std::map<std::string, std::string> replies;       // reply kind → text with {id} {reason} {contact}
+  std::map<std::string, CheckPolicy> checks;        // every known check has an entry
+  SenderList whitelist, blacklist, no_host_checks;
+  std::string fingerprint;          // equal fingerprints = same policy (recipients may share a transaction)
+
+  const CheckPolicy& check(const std::string& name) const;
+  void update_fingerprint();        // after changing any field
+  std::string reply_text(const std::string& kind, const std::string& id, const std::string& reason) const;
+};
+
 struct DomainConfig {
   std::string name;                 // lower case
   BackendAddress backend;
   RecipientValidation recipients = RecipientValidation::list;
   std::vector<std::string> addresses;  // lower case, for recipients = list
-  double tag_threshold = 5.0;
-  double reject_threshold = 10.0;
+  double tag_threshold = 5.0;       // = policy.tag_threshold
+  double reject_threshold = 10.0;   // = policy.reject_threshold
+  FilterPolicy policy;
+};
+
+// A DNS block or allow list (RFC 5782): the client's reversed address is looked up under `zone`
+// and each answer address maps to a meaning and an action.
+struct DnsListResult {
+  std::uint32_t first = 0, last = 0;     // answer range, host byte order (127.0.0.2 … 127.0.0.2)
+  std::string meaning;                   // "SBL", "XBL", ...
+  Action action;
+};
+struct DnsListConfig {
+  std::string zone;
+  bool ipv6 = true;                      // also query IPv6 clients (nibble form, RFC 5782 §2.4)
+  std::vector<DnsListResult> results;
+  Action other = Action::points(1.0);    // an answer not in `results`
+  std::string meaning_of(std::uint32_t answer) const;
+  const DnsListResult* result_for(std::uint32_t answer) const;
+};
+
+// Sender address verification by callout (RFC 5321 §3.5 alternatives, as MTAs practise it).
+struct SenderVerifyConfig {
+  std::chrono::seconds positive_ttl{std::chrono::hours(24)};
+  std::chrono::seconds negative_ttl{std::chrono::hours(2)};
+  std::chrono::seconds timeout{30};
+  std::size_t per_domain_per_minute = 10;   // callouts to one domain; above it: no evidence
+  std::string probe_sender;                  // MAIL FROM of the callout; "" = the null sender
+};
+
+// Protocol abuse and harvesting limits (per client IP).
+struct AbuseConfig {
+  std::chrono::milliseconds pregreet_pause{std::chrono::milliseconds(0)};  // wait before the banner for unknown clients
+  std::size_t max_rsets = 20;
+  std::size_t max_unknown_recipients = 10;   // per connection: 421 and a block
+  std::chrono::seconds harvest_block{std::chrono::hours(1)};
+  std::size_t max_connections_per_minute = 0;   // 0 = unlimited
+  std::size_t max_messages_per_minute = 0;
+  std::chrono::milliseconds tarpit_delay{std::chrono::milliseconds(0)};   // per reply to suspicious clients
+};
+
+// Spam traps: addresses nobody legitimate writes to.
+struct TrapConfig {
+  std::vector<std::string> addresses;          // lower case
+  std::chrono::seconds bad_mark{std::chrono::hours(24)};   // how long the client IP stays marked
 };
 
 struct ListenerConfig {
@@ -100,6 +196,13 @@ struct Config {
 
   // [store]
   unsigned retention_days = 14;
+
+  // [filter], [lists], [[dnsbl]], [sender_verify], [abuse], [traps]
+  FilterPolicy policy;              // the global policy (domains overlay it)
+  std::vector<DnsListConfig> dns_lists;
+  SenderVerifyConfig sender_verify;
+  AbuseConfig abuse;
+  TrapConfig traps;
 
   std::vector<DomainConfig> domains;
 

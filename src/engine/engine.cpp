@@ -3,47 +3,156 @@
 
 #include <algorithm>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
-#include "checks/header_structure.hpp"
+#include "checks/builtin.hpp"
 
 namespace gatehouse::engine {
 
-Engine::Engine() { add(std::make_unique<checks::HeaderStructureCheck>()); }
+using checks::Check;
+using checks::Stage;
 
-void Engine::add(std::unique_ptr<checks::Check> check) {
+std::string disposition_for(double score, const FilterPolicy& policy) {
+  if (score >= policy.reject_threshold) return "reject";
+  if (score >= policy.tag_threshold) return "tag";
+  return "accept";
+}
+
+Engine::Engine() {
+  for (auto& check : checks::builtin_checks()) add(std::move(check));
+}
+
+void Engine::add(std::unique_ptr<Check> check) {
   checks_.push_back(std::move(check));
+  // Cheap first. The sender checks all run at RCPT, so among them cost alone orders; content last.
   std::stable_sort(checks_.begin(), checks_.end(), [](auto& a, auto& b) {
-    if (a->stage() != b->stage()) return a->stage() < b->stage();
+    const bool a_data = a->stage() == Stage::data, b_data = b->stage() == Stage::data;
+    if (a_data != b_data) return b_data;
     return a->cost() < b->cost();
   });
 }
 
-Verdict Engine::judge_message(const checks::CheckContext& context, const DomainConfig* domain, const std::string& id) const {
-  Verdict verdict;
-  const double tag = domain ? domain->tag_threshold : 5.0;
-  const double reject = domain ? domain->reject_threshold : 10.0;
+boost::asio::awaitable<void> Engine::run(checks::CheckContext& context, Verdict& verdict, Stage last) const {
+  const Config& config = *context.config;
+  const FilterPolicy& policy = *context.policy;
+  const bool at_rcpt = last != Stage::data;
+  // The checks to consider now, and the bounds of every check still to come (the content checks
+  // included when judging at RCPT).
+  std::vector<const Check*> pending;
   for (auto& check : checks_) {
-    if (check->stage() != checks::Stage::data) continue;
-    auto outcome = check->run(context);
-    if (outcome.detail.empty() && outcome.score == 0 && outcome.decision == checks::Decision::none) continue;
-    verdict.checks.push_back({std::string(check->name()), outcome.score, outcome.detail});
-    verdict.score += outcome.score;
-    if (outcome.decision == checks::Decision::reject || outcome.decision == checks::Decision::tempfail) {
-      verdict.disposition = outcome.decision == checks::Decision::reject ? "reject" : "tempfail";
-      verdict.reply = outcome.reply;
-      verdict.reason = std::string(check->name());
-      return verdict;
+    if (!policy.check(std::string(check->name())).enabled) continue;
+    const bool is_data = check->stage() == Stage::data;
+    if (at_rcpt ? is_data : !is_data) continue;
+    pending.push_back(check.get());
+  }
+  auto bounds_from = [&](std::size_t first) {
+    double low = 0, high = 0;
+    for (std::size_t i = first; i < pending.size(); ++i) {
+      auto [lo, hi] = pending[i]->score_range(config, policy);
+      low += lo;
+      high += hi;
+    }
+    if (at_rcpt) {
+      for (auto& check : checks_) {
+        if (check->stage() != Stage::data || !policy.check(std::string(check->name())).enabled) continue;
+        auto [lo, hi] = check->score_range(config, policy);
+        low += lo;
+        high += hi;
+      }
+    }
+    return std::pair{low, high};
+  };
+
+  for (std::size_t index = 0; index < pending.size(); ++index) {
+    const Check& check = *pending[index];
+    const std::string name(check.name());
+    if (verdict.whitelisted && !check.always_runs()) continue;
+    const bool decides = check.may_decide(config, policy);
+    if (!decides) {
+      auto [low, high] = bounds_from(index);
+      if (disposition_for(verdict.score + low, policy) == disposition_for(verdict.score + high, policy)) {
+        verdict.skipped.push_back(name);
+        continue;
+      }
+    }
+    checks::CheckOutcome outcome = co_await check.run(context);
+    if (!outcome.error.empty()) {
+      spdlog::warn("id={} check {}: {}", context.id, name, outcome.error);
+      if (policy.check(name).mandatory) {
+        verdict.checks.push_back({name, 0, "error (mandatory): " + outcome.error});
+        verdict.disposition = "tempfail";
+        verdict.reason = name;
+        verdict.reply = smtp::Reply{451, "4.4.3", policy.reply_text("tempfail", context.id, name + ": " + outcome.error)};
+        co_return;
+      }
+      verdict.checks.push_back({name, 0, "error, no evidence: " + outcome.error});
+    }
+    if (!outcome.authentication_result.empty()) verdict.authentication_results.push_back(outcome.authentication_result);
+    if (!outcome.note.empty() && outcome.contributions.empty()) verdict.checks.push_back({name, 0, outcome.note});
+    for (auto& contribution : outcome.contributions) {
+      const Action& action = contribution.action;
+      std::string detail = contribution.finding;
+      if (!contribution.detail.empty()) detail += ": " + contribution.detail;
+      if (action.kind == Action::Kind::score) {
+        verdict.score += action.score;
+        verdict.checks.push_back({name, action.score, detail});
+        continue;
+      }
+      verdict.checks.push_back({name, 0, fmt::format("{} → {}", detail, action.text())});
+      if (action.kind == Action::Kind::accept) {
+        verdict.whitelisted = true;
+        continue;
+      }
+      const bool reject = action.kind == Action::Kind::reject;
+      verdict.disposition = reject ? "reject" : "tempfail";
+      verdict.reason = name;
+      const std::string reason = contribution.detail.empty() ? contribution.finding : contribution.detail;
+      int code = contribution.code;
+      std::string enhanced = contribution.enhanced;
+      if (code == 0) {
+        code = reject ? check.reject_code() : 451;
+        enhanced = reject ? std::string(check.reject_enhanced()) : "4.7.1";
+      }
+      const std::string kind = reject ? std::string(check.reply_kind()) : "tempfail";
+      verdict.reply = smtp::Reply{code, enhanced, policy.reply_text(kind, context.id, reason)};
+      co_return;
     }
   }
-  if (verdict.score >= reject) {
+}
+
+boost::asio::awaitable<Verdict> Engine::judge_recipient(checks::CheckContext& context) const {
+  Verdict verdict;
+  co_await run(context, verdict, Stage::rcpt);
+  if (verdict.disposition != "accept" || verdict.whitelisted) co_return verdict;
+  // Reject now when no content check could bring the score under the threshold.
+  double content_low = 0;
+  for (auto& check : checks_) {
+    if (check->stage() != Stage::data || !context.policy->check(std::string(check->name())).enabled) continue;
+    content_low += check->score_range(*context.config, *context.policy).first;
+  }
+  if (verdict.score + content_low >= context.policy->reject_threshold) {
     verdict.disposition = "reject";
     verdict.reason = "score";
-    verdict.reply = smtp::Reply{550, "5.7.1", fmt::format("Message rejected as spam, score {:.1f} (ID:{})", verdict.score, id)};
-  } else if (verdict.score >= tag) {
-    verdict.disposition = "tag";
+    verdict.reply = smtp::Reply{550, "5.7.1",
+                                context.policy->reply_text("score", context.id, fmt::format("score {:.1f}", verdict.score))};
+  }
+  co_return verdict;
+}
+
+boost::asio::awaitable<Verdict> Engine::judge_message(checks::CheckContext& context, Verdict envelope) const {
+  Verdict verdict = std::move(envelope);
+  verdict.disposition = "accept";
+  co_await run(context, verdict, Stage::data);
+  if (verdict.disposition != "accept" || verdict.whitelisted) co_return verdict;
+  verdict.disposition = disposition_for(verdict.score, *context.policy);
+  if (verdict.disposition == "reject") {
+    verdict.reason = "score";
+    verdict.reply = smtp::Reply{550, "5.7.1",
+                                context.policy->reply_text("score", context.id, fmt::format("score {:.1f}", verdict.score))};
+  } else if (verdict.disposition == "tag") {
     verdict.reason = "score";
   }
-  return verdict;
+  co_return verdict;
 }
 
 }  // namespace gatehouse::engine

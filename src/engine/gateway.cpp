@@ -110,7 +110,91 @@ std::string clean_header_value(std::string_view value) {
   return out;
 }
 
+// RFC 8601 §5: Authentication-Results fields that claim our authserv-id come from elsewhere
+// (forged, or left from an earlier pass) and are removed before ours is added.
+std::string remove_our_authentication_results(std::string message, std::size_t header_end, const std::string& authserv_id) {
+  std::string result;
+  result.reserve(message.size());
+  std::size_t pos = 0;
+  const std::string lower_id = smtp::to_lower_ascii(authserv_id);
+  while (pos < header_end) {
+    std::size_t end = pos;
+    do {  // the field with its folded continuation lines
+      auto nl = message.find('\n', end);
+      end = nl == std::string::npos ? message.size() : nl + 1;
+    } while (end < header_end && (message[end] == ' ' || message[end] == '\t'));
+    std::string_view field(message.data() + pos, end - pos);
+    bool drop = false;
+    if (field.size() > 23 && smtp::to_lower_ascii(field.substr(0, 23)) == "authentication-results:") {
+      std::string value = smtp::to_lower_ascii(field.substr(23));
+      auto first = value.find_first_not_of(" \t\r\n");
+      if (first != std::string::npos && value.compare(first, lower_id.size(), lower_id) == 0) {
+        auto after = first + lower_id.size();
+        drop = after >= value.size() || value[after] == ';' || value[after] == ' ' || value[after] == '\t' ||
+               value[after] == '\r' || value[after] == '\n' || value[after] == '/';
+      }
+    }
+    if (!drop) result.append(field);
+    pos = end;
+  }
+  result.append(message, pos, std::string::npos);
+  return result;
+}
+
 }  // namespace
+
+// The headers every delivered message gets: Authentication-Results (RFC 8601) with the results of
+// the authentication checks, the score and the checks that fired; a tagged message also gets the
+// policy's subject tag.
+std::string annotate_message(std::string message, const content::HeaderSection& headers, const Verdict& verdict,
+                             const FilterPolicy& policy, const std::string& hostname) {
+  std::string added = fmt::format("Authentication-Results: {};", hostname);
+  if (verdict.authentication_results.empty()) added += " none";
+  for (const auto& result : verdict.authentication_results) added += "\r\n\t" + result + ";";
+  if (added.back() == ';' && !verdict.authentication_results.empty()) added.pop_back();
+  added += fmt::format("\r\nX-Gatehouse-Score: {:.1f} ({})", verdict.score, verdict.disposition);
+  std::string fired;
+  for (const auto& c : verdict.checks) {
+    if (c.score == 0) continue;
+    fired += fmt::format("{}{}={:.1f}", fired.empty() ? "" : ",\r\n\t", c.name, c.score);
+  }
+  if (!fired.empty()) added += "\r\nX-Gatehouse-Checks: " + fired;
+  if (verdict.whitelisted) added += "\r\nX-Gatehouse-Whitelisted: yes";
+  added += "\r\n";
+  message = remove_our_authentication_results(std::move(message), headers.body_offset, hostname);
+  if (verdict.disposition == "tag") {
+    // The Subject keeps its text after the tag; a message without one gets one.
+    std::size_t subject_pos = std::string::npos;
+    for (std::size_t pos = 0; pos < message.size();) {
+      auto nl = message.find('\n', pos);
+      if (nl == std::string::npos || nl == pos || (nl == pos + 1 && message[pos] == '\r')) break;   // end of header
+      if (message.size() - pos >= 8 && smtp::to_lower_ascii(std::string_view(message).substr(pos, 8)) == "subject:") {
+        subject_pos = pos;
+        break;
+      }
+      pos = nl + 1;
+    }
+    if (subject_pos != std::string::npos) {
+      std::size_t value = subject_pos + 8;
+      while (value < message.size() && (message[value] == ' ' || message[value] == '\t')) ++value;
+      message.insert(value, policy.subject_tag);
+    } else {
+      std::string tag = policy.subject_tag;
+      while (!tag.empty() && tag.back() == ' ') tag.pop_back();
+      added += "Subject: " + tag + "\r\n";
+    }
+  }
+  // Below our Received field (RFC 5321 §4.4: it stays the topmost trace field), above the rest.
+  std::size_t after_received = 0;
+  if (message.size() > 9 && smtp::to_lower_ascii(std::string_view(message).substr(0, 9)) == "received:") {
+    do {
+      auto nl = message.find('\n', after_received);
+      after_received = nl == std::string::npos ? message.size() : nl + 1;
+    } while (after_received < message.size() && (message[after_received] == ' ' || message[after_received] == '\t'));
+  }
+  message.insert(after_received, added);
+  return message;
+}
 
 struct ConnectionHandler::Transaction {
   std::string id;
@@ -124,6 +208,7 @@ struct ConnectionHandler::Transaction {
   std::vector<std::string> recipients;
   std::vector<std::string> rejected;         // "addr: reply"
   std::string last_reject_reason;
+  std::optional<Verdict> envelope;           // the sender checks' verdict for the policy group
   // Live back-end transaction.
   std::unique_ptr<delivery::BackendConnection> backend;
   bool backend_mail_sent = false;
@@ -133,7 +218,29 @@ struct ConnectionHandler::Transaction {
 };
 
 ConnectionHandler::ConnectionHandler(Gateway& gateway, ClientInfo client)
-    : gateway_(gateway), client_(std::move(client)) {}
+    : gateway_(gateway), client_(std::move(client)) {
+  state_.client_ip = client_.ip;
+  state_.local_ip = client_.local_ip;
+  state_.ptr = client_.ptr;
+  state_.ptr_error = client_.ptr_error;
+  state_.trusted = gateway_.domains()->trusted(client_.ip);
+}
+
+checks::CheckContext ConnectionHandler::check_context(const FilterPolicy& policy) const {
+  checks::CheckContext context;
+  context.connection = const_cast<checks::ConnectionState*>(&state_);
+  context.client_ip = client_.ip;
+  context.helo = helo_;
+  context.config = gateway_.config().get();
+  context.policy = &policy;
+  context.resolver = gateway_.resolver();
+  context.reputation = &gateway_.reputation();
+  if (transaction_) {
+    context.id = transaction_->id;
+    context.mail_from = transaction_->mail.sender.text();
+  }
+  return context;
+}
 
 ConnectionHandler::~ConnectionHandler() = default;
 
@@ -148,6 +255,7 @@ boost::asio::awaitable<Reply> ConnectionHandler::on_helo(const smtp::HeloEvent& 
     log_abandoned();
   }
   helo_ = event.name;
+  state_.helo_names.push_back(event.name);
   co_return Reply{250, "2.0.0", "Ok"};
 }
 
@@ -173,15 +281,49 @@ boost::asio::awaitable<Reply> ConnectionHandler::on_rcpt(const smtp::RcptEvent& 
     t.last_reject_reason = std::move(reason);
     return with_id(std::move(reply), t.id);
   };
-  if (decision.route == RecipientRoute::refused) co_return refuse(decision.reply, decision.reason);
+  // A spam trap is judged (and refused) even though no mailbox exists for it.
+  const auto& traps = config->traps.addresses;
+  const bool trap = decision.route == RecipientRoute::refused &&
+                    std::find(traps.begin(), traps.end(), smtp::to_lower_ascii(decision.address)) != traps.end();
+  if (decision.route == RecipientRoute::refused && !trap) {
+    if (decision.reply.code == 550 && decision.reply.enhanced == "5.1.1") {
+      // Directory harvesting: too many unknown recipients on one connection.
+      if (++state_.unknown_recipients >= config->abuse.max_unknown_recipients) {
+        gateway_.reputation().block(client_.ip, "directory harvest", config->abuse.harvest_block);
+        spdlog::warn("client={} blocked for {}s: {} unknown recipients (directory harvest)", client_.ip,
+                     config->abuse.harvest_block.count(), state_.unknown_recipients);
+        refuse(decision.reply, decision.reason);
+        co_return Reply{421, "4.7.0", fmt::format("{} Too many unknown recipients, closing connection", config->hostname)};
+      }
+    }
+    co_return refuse(decision.reply, decision.reason);
+  }
 
-  // One policy group per transaction (back-end and thresholds), so one DATA reply fits all.
+  // The sender checks, under the recipient domain's policy.
+  const FilterPolicy& policy = decision.domain ? decision.domain->policy : config->policy;
+  if (!trap) {
+    // One policy group per transaction (back-end and filtering policy), so one DATA reply fits all.
+    std::string group = decision.route == RecipientRoute::outbound
+                            ? "outbound"
+                            : fmt::format("{}|{}", decision.domain->backend.text, policy.fingerprint);
+    if (!t.group.empty() && t.group != group)
+      co_return with_id(Reply{452, "4.5.3", "Too many recipients for this transaction: send this one separately"}, t.id);
+  }
+  checks::CheckContext context = check_context(policy);
+  context.stage = checks::Stage::rcpt;
+  context.recipient = decision.address;
+  Verdict verdict = co_await gateway_.engine().judge_recipient(context);
+  if (verdict.disposition == "reject" || verdict.disposition == "tempfail") {
+    t.rejected.push_back(decision.address + ": " + verdict.reply.summary());
+    t.last_reject_reason = verdict.reason;
+    if (!t.envelope) t.envelope = verdict;   // the explanation of a refused transaction
+    co_return verdict.reply;
+  }
+  if (trap) co_return refuse(decision.reply, decision.reason);
   std::string group = decision.route == RecipientRoute::outbound
                           ? "outbound"
-                          : fmt::format("{}|{}|{}", decision.domain->backend.text, decision.domain->tag_threshold,
-                                        decision.domain->reject_threshold);
-  if (!t.group.empty() && t.group != group)
-    co_return with_id(Reply{452, "4.5.3", "Too many recipients for this transaction: send this one separately"}, t.id);
+                          : fmt::format("{}|{}", decision.domain->backend.text, policy.fingerprint);
+  if (!t.envelope || t.recipients.empty()) t.envelope = verdict;
 
   if (decision.route == RecipientRoute::outbound) {
     t.group = group;
@@ -338,6 +480,10 @@ void ConnectionHandler::log_abandoned() {
   if (!transaction_) return;
   auto& t = *transaction_;
   TransactionRecord record = transaction_record();
+  if (t.envelope) {
+    record.score = t.envelope->score;
+    record.checks = t.envelope->checks;
+  }
   if (!t.rejected.empty() && t.recipients.empty()) {
     record.disposition = "reject";
     record.reason = t.last_reject_reason;
@@ -389,8 +535,8 @@ boost::asio::awaitable<Reply> ConnectionHandler::handle_message(smtp::MessageEve
   record.size = event.size;
 
   auto finish = [&](Reply reply, std::string disposition, std::string reason, std::string delivery_status,
-                    std::string message_copy) {
-    reply = with_id(std::move(reply), id);
+                    std::string message_copy, bool add_id = true) {
+    if (add_id) reply = with_id(std::move(reply), id);
     record.reply = reply.summary();
     record.disposition = std::move(disposition);
     record.reason = std::move(reason);
@@ -424,45 +570,22 @@ boost::asio::awaitable<Reply> ConnectionHandler::handle_message(smtp::MessageEve
                      "reject", "bare newline", "none", message);
   }
 
-  // The engine's verdict.
-  checks::CheckContext context;
-  context.client_ip = client_.ip;
-  context.helo = helo_;
-  context.mail_from = record.mail_from;
+  // The engine's verdict: the content checks continue from the envelope's.
+  const FilterPolicy& policy = t.domain ? t.domain->policy : config->policy;
+  checks::CheckContext context = check_context(policy);
+  context.stage = checks::Stage::data;
   context.recipients = t.recipients;
   context.message = message;
   context.headers = &headers;
-  auto verdict = gateway_.engine().judge_message(context, t.domain, id);
+  Verdict envelope_verdict = t.envelope.value_or(Verdict{});
+  Verdict verdict = co_await gateway_.engine().judge_message(context, std::move(envelope_verdict));
   record.score = verdict.score;
   record.checks = verdict.checks;
   if (verdict.disposition == "reject" || verdict.disposition == "tempfail") {
     co_await release_backend(true);
-    co_return finish(verdict.reply, verdict.disposition, verdict.reason, "none", message);
+    co_return finish(verdict.reply, verdict.disposition, verdict.reason, "none", message, false);
   }
-  if (verdict.disposition == "tag") {
-    // Delivered with a marked Subject and the explanation in a header.
-    std::string tagged;
-    std::string explanation = fmt::format("X-Gatehouse-Score: {:.1f}", verdict.score);
-    for (auto& c : verdict.checks) explanation += fmt::format("\r\n\t{}={:.1f} ({})", c.name, c.score, c.detail);
-    auto subject_pos = std::string::npos;
-    for (std::size_t pos = 0; pos < headers.body_offset;) {
-      auto nl = message.find('\n', pos);
-      if (nl == std::string::npos) break;
-      if (message.compare(pos, 8, "Subject:") == 0 || message.compare(pos, 8, "subject:") == 0) {
-        subject_pos = pos;
-        break;
-      }
-      pos = nl + 1;
-    }
-    if (subject_pos != std::string::npos) {
-      std::size_t value = subject_pos + 8;
-      while (value < message.size() && message[value] == ' ') ++value;
-      message.insert(value, "[SPAM?] ");
-    } else {
-      explanation += "\r\nSubject: [SPAM?]";
-    }
-    message = explanation + "\r\n" + message;
-  }
+  message = annotate_message(std::move(message), headers, verdict, policy, config->hostname);
   const std::string disposition = verdict.disposition;
 
   // Durable before anything else: from here on the message cannot be lost.

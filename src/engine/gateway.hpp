@@ -20,6 +20,7 @@
 #include "delivery/spool.hpp"
 #include "engine/engine.hpp"
 #include "engine/policy.hpp"
+#include "engine/reputation.hpp"
 #include "smtp/session.hpp"
 #include "store/store.hpp"
 
@@ -33,6 +34,7 @@ struct ClientInfo {
   std::string ip;
   std::uint16_t port = 0;
   std::string ptr;             // reverse DNS name, "" when none
+  std::string ptr_error;       // "" or why the PTR lookup failed (timeout, servfail)
   std::string local_ip;
   std::uint16_t local_port = 0;
   std::string tls_version, tls_cipher;   // set after STARTTLS
@@ -68,6 +70,7 @@ class Gateway {
   delivery::DeliveryQueue& queue() { return queue_; }
   delivery::BackendPool& pool() { return pool_; }
   RecipientCache& recipient_cache() { return recipient_cache_; }
+  Reputation& reputation() { return reputation_; }
   const Engine& engine() const { return engine_; }
   dns::Resolver* resolver() { return resolver_; }
   boost::asio::io_context& io() { return io_; }
@@ -82,9 +85,13 @@ class Gateway {
   delivery::DeliveryQueue& queue_;
   delivery::BackendPool pool_;
   RecipientCache recipient_cache_;
+  Reputation reputation_;
   Engine engine_;
   dns::Resolver* resolver_;
 };
+
+std::string annotate_message(std::string message, const content::HeaderSection& headers, const Verdict& verdict,
+                             const FilterPolicy& policy, const std::string& hostname);
 
 // One per client connection; answers the session's events.
 class ConnectionHandler {
@@ -99,18 +106,22 @@ class ConnectionHandler {
   boost::asio::awaitable<void> on_reset();   // the transaction was abandoned
   void set_tls(std::string version, std::string cipher);
   ClientInfo& client() { return client_; }
+  // What the checks know about the connection; the network layer records protocol abuse here.
+  checks::ConnectionState& state() { return state_; }
 
  private:
   struct Transaction;
   boost::asio::awaitable<void> release_backend(bool reset);
   boost::asio::awaitable<smtp::Reply> handle_message(smtp::MessageEvent& event, const smtp::Session& session);
   void log_abandoned();
+  checks::CheckContext check_context(const FilterPolicy& policy) const;
   TransactionRecord transaction_record() const;   // the fields every log row of the transaction has
   std::string received_header(const smtp::Session& session) const;
 
   Gateway& gateway_;
   ClientInfo client_;
   std::string helo_;
+  checks::ConnectionState state_;
   std::unique_ptr<Transaction> transaction_;
 };
 

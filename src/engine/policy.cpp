@@ -32,6 +32,10 @@ std::shared_ptr<const DomainTable> build_domain_table(const Config& config, Stor
                                                       : RecipientValidation::list;
       d.tag_threshold = stored.tag_threshold;
       d.reject_threshold = stored.reject_threshold;
+      d.policy = config.policy;
+      d.policy.tag_threshold = d.tag_threshold;
+      d.policy.reject_threshold = d.reject_threshold;
+      d.policy.update_fingerprint();
       table->domains[d.name] = d;
       if (table->primary_domain.empty()) table->primary_domain = d.name;
     }

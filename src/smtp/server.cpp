@@ -227,6 +227,8 @@ asio::awaitable<void> Server::serve(tcp::socket socket, ListenerConfig listener)
   if (auto* resolver = gateway_.resolver()) {
     auto names = co_await resolver->ptr(client.ip);
     if (names.ok() && !names.records.empty()) client.ptr = names.records.front();
+    else if (names.status != dns::DnsStatus::nxdomain && names.status != dns::DnsStatus::nodata)
+      client.ptr_error = std::string(dns::to_string(names.status));
   }
 
   SessionSettings settings;

@@ -116,8 +116,11 @@ def test_show_and_show_raw_is_what_was_sent_plus_received(smtp_sink, start_gateh
     received = raw[: len(raw) - len(body)]
     assert received.startswith(b"Received: from client.test"), received
     assert received.endswith(b"\r\n") and f"id {tid}".encode() in received
-    # Exactly one header field: every further line is a continuation line.
-    assert all(line.startswith(b"\t") or line.startswith(b" ") for line in received.split(b"\r\n")[1:-1]), received
+    # What gatehouse added: its Received field, then its verdict (RFC 8601 Authentication-Results and
+    # the score), nothing else; continuation lines belong to the field above them.
+    names = [line.split(b":", 1)[0] for line in received.split(b"\r\n")[:-1] if not line[:1] in (b"\t", b" ")]
+    assert names == [b"Received", b"Authentication-Results", b"X-Gatehouse-Score"], received
+    assert b"Authentication-Results: gw.example.test;" in received and b"X-Gatehouse-Score: 0.0 (accept)" in received
 
     text = gh.cli("show", tid).stdout.decode()
     assert f"ID:          {tid}" in text and "Subject:     exact bytes" in text

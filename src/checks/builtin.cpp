@@ -1,0 +1,20 @@
+// The list of built-in checks. See builtin.hpp.
+#include "checks/builtin.hpp"
+
+namespace gatehouse::checks {
+
+std::vector<std::unique_ptr<Check>> builtin_checks() {
+  std::vector<std::unique_ptr<Check>> checks;
+  checks.push_back(make_trusted_networks_check());
+  checks.push_back(make_lists_check());
+  checks.push_back(make_reputation_check());
+  checks.push_back(make_protocol_check());
+  checks.push_back(make_spam_trap_check());
+  checks.push_back(make_helo_check());
+  checks.push_back(make_dnsbl_check());
+  checks.push_back(make_reverse_dns_check());
+  checks.push_back(make_header_structure_check());
+  return checks;
+}
+
+}  // namespace gatehouse::checks

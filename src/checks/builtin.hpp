@@ -1,0 +1,24 @@
+// The checks gatehouse ships, one file each (checks/*.cpp), and the list the engine starts with.
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "checks/check.hpp"
+
+namespace gatehouse::checks {
+
+std::unique_ptr<Check> make_trusted_networks_check();   // trusted_networks.cpp
+std::unique_ptr<Check> make_lists_check();              // lists.cpp
+std::unique_ptr<Check> make_reputation_check();         // reputation.cpp
+std::unique_ptr<Check> make_protocol_check();           // protocol.cpp
+std::unique_ptr<Check> make_spam_trap_check();          // spam_trap.cpp
+std::unique_ptr<Check> make_helo_check();               // helo.cpp
+std::unique_ptr<Check> make_dnsbl_check();              // dnsbl.cpp
+std::unique_ptr<Check> make_reverse_dns_check();        // reverse_dns.cpp
+std::unique_ptr<Check> make_spf_check();                // spf_check.cpp
+std::unique_ptr<Check> make_sender_verify_check();      // sender_verify.cpp
+std::unique_ptr<Check> make_header_structure_check();   // header_structure.cpp
+
+std::vector<std::unique_ptr<Check>> builtin_checks();
+
+}  // namespace gatehouse::checks

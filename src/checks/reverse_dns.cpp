@@ -1,0 +1,127 @@
+// Reverse DNS of the client (RFC 1912 §2.1: every Internet-reachable host should have a PTR that
+// maps back to it): no PTR name at all, a PTR name whose A/AAAA records do not contain the client
+// address (forward-confirmed reverse DNS fails), and generic names of dynamic/residential pools
+// ("203-0-113-7.dsl.example.net", "dynamic-...", "ppp...") that mail servers rarely have. A lookup
+// that fails (timeout, SERVFAIL) is no evidence. Findings score; see [filter.checks.reverse_dns].
+#include <algorithm>
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <regex>
+
+#include "checks/builtin.hpp"
+#include "dns/resolver.hpp"
+#include "smtp/command.hpp"
+
+namespace gatehouse::checks {
+namespace {
+
+std::string canonical(const std::string& ip) {
+  unsigned char bytes[16];
+  char text[INET6_ADDRSTRLEN];
+  std::string copy = ip;
+  if (copy.rfind("::ffff:", 0) == 0 && copy.find('.') != std::string::npos) copy = copy.substr(7);
+  if (inet_pton(AF_INET, copy.c_str(), bytes) == 1) return inet_ntop(AF_INET, bytes, text, sizeof text);
+  if (inet_pton(AF_INET6, copy.c_str(), bytes) == 1) return inet_ntop(AF_INET6, bytes, text, sizeof text);
+  return copy;
+}
+
+// A generic name: the address's octets embedded (in either order, any separator, or hexadecimal),
+// or a label token that names a dynamic or residential pool.
+bool looks_generic(const std::string& name, const std::string& ip) {
+  const std::string lower = smtp::to_lower_ascii(name);
+  in_addr v4{};
+  if (inet_pton(AF_INET, canonical(ip).c_str(), &v4) == 1) {
+    const auto* b = reinterpret_cast<const unsigned char*>(&v4.s_addr);
+    const std::string forward = fmt::format("{}[-._]?{}[-._]?{}[-._]?{}", b[0], b[1], b[2], b[3]);
+    const std::string backward = fmt::format("{}[-._]?{}[-._]?{}[-._]?{}", b[3], b[2], b[1], b[0]);
+    for (const auto& pattern : {forward, backward}) {
+      if (std::regex_search(lower, std::regex("(^|[^0-9])" + pattern + "([^0-9]|$)"))) return true;
+    }
+    if (lower.find(fmt::format("{:02x}{:02x}{:02x}{:02x}", b[0], b[1], b[2], b[3])) != std::string::npos) return true;
+  }
+  static const std::regex pool_words(
+      "(^|[.-])(dyn|dynamic|dynip|dhcp|dsl|adsl|xdsl|vdsl|pool|ppp|pppoe|dial|dialup|dialin|cable|catv|cust|customer|"
+      "client|clients|broadband|residential|home|user|users|host-?[0-9]+|ip-?[0-9]+)([.-]|[0-9]|$)");
+  // Only the host part: the registered domain of a provider ("pool.example") says nothing.
+  const auto dots = std::count(lower.begin(), lower.end(), '.');
+  if (dots < 2) return false;
+  const std::string host_part = lower.substr(0, lower.rfind('.', lower.rfind('.') - 1));
+  return std::regex_search(host_part, pool_words);
+}
+
+struct ForwardResult {
+  bool confirmed = false;
+  std::string error;
+};
+
+class ReverseDnsCheck final : public Check {
+ public:
+  std::string_view name() const override { return "reverse_dns"; }
+  Stage stage() const override { return Stage::connect; }
+  int cost() const override { return 12; }
+  std::string_view reply_kind() const override { return "reverse_dns"; }
+  std::string_view reject_enhanced() const override { return "5.7.25"; }   // RFC 7372 §3.3
+
+  boost::asio::awaitable<CheckOutcome> run(CheckContext& context) const override {
+    CheckOutcome outcome;
+    const auto& policy = *context.policy;
+    if (auto entry = policy.no_host_checks.match(context.client_ip, context.mail_from); !entry.empty()) {
+      outcome.note = "No Host Checks: " + entry;
+      co_return outcome;
+    }
+    if (!context.connection) co_return outcome;
+    const auto& settings = policy.check("reverse_dns");
+    const auto& state = *context.connection;
+    if (!state.ptr_error.empty()) {
+      outcome.error = "PTR lookup: " + state.ptr_error;
+      co_return outcome;
+    }
+    if (state.ptr.empty()) {
+      outcome.add(settings, "missing", fmt::format("no PTR record for {}", context.client_ip));
+      co_return outcome;
+    }
+    if (!context.resolver) co_return outcome;
+    ForwardResult forward = co_await confirm(context);
+    if (!forward.error.empty()) {
+      outcome.error = forward.error;
+    } else if (!forward.confirmed) {
+      outcome.add(settings, "not_confirmed", fmt::format("{} does not resolve to {}", state.ptr, context.client_ip));
+    }
+    if (looks_generic(state.ptr, context.client_ip))
+      outcome.add(settings, "generic", fmt::format("{} looks like a dynamic address", state.ptr));
+    if (outcome.contributions.empty() && outcome.error.empty()) outcome.note = "confirmed: " + state.ptr;
+    co_return outcome;
+  }
+
+ private:
+  static boost::asio::awaitable<ForwardResult> confirm(CheckContext& context) {
+    auto& state = *context.connection;
+    const std::string key = "fcrdns";
+    if (auto it = state.memo.find(key); it != state.memo.end()) co_return std::any_cast<ForwardResult>(it->second);
+    ForwardResult result;
+    const std::string ip = canonical(context.client_ip);
+    const bool v6 = ip.find(':') != std::string::npos;
+    dns::DnsAnswer<std::string> answer;
+    if (v6) {
+      auto found = co_await context.resolver->aaaa(state.ptr);
+      answer = std::move(found);
+    } else {
+      auto found = co_await context.resolver->a(state.ptr);
+      answer = std::move(found);
+    }
+    if (answer.ok()) {
+      result.confirmed = std::any_of(answer.records.begin(), answer.records.end(),
+                                     [&](const std::string& address) { return canonical(address) == ip; });
+    } else if (answer.status != dns::DnsStatus::nxdomain && answer.status != dns::DnsStatus::nodata) {
+      result.error = fmt::format("{} lookup of {}: {}", v6 ? "AAAA" : "A", state.ptr, dns::to_string(answer.status));
+    }
+    state.memo[key] = result;
+    co_return result;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Check> make_reverse_dns_check() { return std::make_unique<ReverseDnsCheck>(); }
+
+}  // namespace gatehouse::checks
