@@ -166,14 +166,22 @@ def toml_value(value):
         return str(value)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):  # an inline table
+        return "{" + ", ".join(f"{toml_key(k)} = {toml_value(v)}" for k, v in value.items()) + "}"
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def toml_key(key):
+    return key if _re.fullmatch(r"[A-Za-z0-9_-]+", key) else toml_value(key)
 
 
 def render_config(server, domains, sections=None, listeners=()):
     lines = ["[server]"] + [f"{k} = {toml_value(v)}" for k, v in server.items()]
     for name, values in (sections or {}).items():
-        lines.append(f"[{name}]")
-        lines += [f"{k} = {toml_value(v)}" for k, v in values.items()]
+        # A list of tables is an array of tables ([[dnsbl]]); nested tables are written inline.
+        for table in (values if isinstance(values, list) else [values]):
+            lines.append(f"[[{name}]]" if isinstance(values, list) else f"[{name}]")
+            lines += [f"{toml_key(k)} = {toml_value(v)}" for k, v in table.items()]
     for listener in listeners:
         lines.append("[[listener]]")
         lines += [f"{k} = {toml_value(v)}" for k, v in listener.items()]
@@ -249,7 +257,10 @@ def start_gatehouse(gatehouse_bin, tmp_path):
                            # this port unless a test starts the fixture server and overrides it).
                            "dns": {"nameservers": [f"127.0.0.1:{free_port_number()}"], "timeout": "500ms"}}
         for key, values in (sections or {}).items():
-            merged_sections.setdefault(key, {}).update(values)
+            if isinstance(values, list):
+                merged_sections[key] = values
+            else:
+                merged_sections.setdefault(key, {}).update(values)
         config = render_config(settings, domains, merged_sections, listeners)
         gh = Gatehouse(gatehouse_bin, tmp_path, port, config, name=f"gatehouse{len(instances)}")
         instances.append(gh)
