@@ -18,8 +18,10 @@ std::string disposition_for(double score, const FilterPolicy& policy) {
   return "accept";
 }
 
-Engine::Engine() {
-  for (auto& check : checks::builtin_checks()) add(std::move(check));
+Engine::Engine() : Engine(checks::builtin_checks()) {}
+
+Engine::Engine(std::vector<std::unique_ptr<Check>> checks) {
+  for (auto& check : checks) add(std::move(check));
 }
 
 void Engine::add(std::unique_ptr<Check> check) {
@@ -68,7 +70,7 @@ boost::asio::awaitable<void> Engine::run(checks::CheckContext& context, Verdict&
     const std::string name(check.name());
     if (verdict.whitelisted && !check.always_runs()) continue;
     const bool decides = check.may_decide(config, policy);
-    if (!decides) {
+    if (!decides && !check.always_runs()) {
       auto [low, high] = bounds_from(index);
       if (disposition_for(verdict.score + low, policy) == disposition_for(verdict.score + high, policy)) {
         verdict.skipped.push_back(name);

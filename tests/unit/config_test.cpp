@@ -72,7 +72,7 @@ TEST(ConfigExample, CommentedOutSectionsAreValid) {
   std::string text, line;
   bool in_example_block = false;
   while (std::getline(lines, line)) {
-    if (line == "# [tls]" || line == "# [[listener]]") in_example_block = true;
+    if (line == "# [tls]" || line == "# [[listener]]" || line == "# [[dnsbl]]") in_example_block = true;
     if (line.empty()) in_example_block = false;
     if (in_example_block && line.rfind("# ", 0) == 0) line = line.substr(2);
     text += line + "\n";
@@ -86,6 +86,9 @@ TEST(ConfigExample, CommentedOutSectionsAreValid) {
   ASSERT_EQ(config.listeners.size(), 2u);
   EXPECT_EQ(config.listeners[1].text, "127.0.0.1:2526");
   EXPECT_EQ(config.listeners[1].starttls, TlsPolicy::required);
+  ASSERT_EQ(config.dns_lists.size(), 2u);
+  EXPECT_EQ(config.dns_lists[0].zone, "zen.spamhaus.org");
+  EXPECT_EQ(config.dns_lists[0].meaning_of(0x7f000004), "XBL");
 }
 
 TEST(ConfigExample, MissingFileIsAnError) {
@@ -616,6 +619,89 @@ TEST(ConfigBackend, Invalid) {
               std::string::npos)
         << backend.error().message;
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Filtering: [filter], [lists], [[dnsbl]], [traps] and per-domain overlays
+
+const std::string domain_block = "[[domain]]\nname = \"example.test\"\nbackend = \"smtp:127.0.0.1:2626\"\n";
+
+TEST(ConfigFilter, DefaultsForEveryKnownCheck) {
+  Config config = parse_ok(minimal);
+  EXPECT_EQ(config.policy.check("spf").action("fail").kind, Action::Kind::reject);
+  EXPECT_EQ(config.policy.check("spf").action("temperror").kind, Action::Kind::tempfail);
+  EXPECT_DOUBLE_EQ(config.policy.check("helo").action("not_fqdn").score, 2.5);
+  EXPECT_FALSE(config.policy.check("sender_verify").enabled);
+  EXPECT_EQ(config.policy.subject_tag, "[SPAM?] ");
+  EXPECT_NE(config.policy.reply_text("rbl", "X", "zen.example 192.0.2.7").find("RBL Block: zen.example 192.0.2.7 (ID:X)"), std::string::npos);
+}
+
+TEST(ConfigFilter, ActionsScoresAndDecisions) {
+  Config config = parse_ok(minimal + "[filter.checks.spf]\nfail = 7\nsoftfail = \"tempfail\"\nmandatory = true\n"
+                                     "[filter.checks.helo]\nenabled = false\n");
+  EXPECT_DOUBLE_EQ(config.policy.check("spf").action("fail").score, 7);
+  EXPECT_EQ(config.policy.check("spf").action("softfail").kind, Action::Kind::tempfail);
+  EXPECT_TRUE(config.policy.check("spf").mandatory);
+  EXPECT_FALSE(config.policy.check("helo").enabled);
+}
+
+TEST(ConfigFilter, ErrorsNameLineAndKey) {
+  EXPECT_EQ(error_of(minimal + "[filter.checks.spf]\nfial = \"reject\"\n"), "test.toml:4: filter.checks.spf.fial: unknown key");
+  EXPECT_EQ(error_of(minimal + "[filter.checks.spf]\nfail = \"drop\"\n"),
+            "test.toml:4: filter.checks.spf.fail: expected a score (number) or \"reject\", \"tempfail\" or \"accept\", got \"drop\"");
+  EXPECT_EQ(error_of(minimal + "[filter.checks.nosuch]\n"), "test.toml:3: filter.checks.nosuch: unknown key");
+  EXPECT_EQ(error_of(minimal + "[filter.replies]\nrbl = \"Blocked {why}\"\n"),
+            "test.toml:4: filter.replies.rbl: unknown placeholder in \"Blocked {why}\": use {id}, {reason} or {contact}");
+  EXPECT_EQ(error_of(minimal + "[lists]\nwhitelist = [\"192.0.2.1/33\"]\n"),
+            "test.toml:4: lists.whitelist: invalid prefix length in \"192.0.2.1/33\" (0-32 for IPv4)");
+  EXPECT_EQ(error_of(minimal + "[[dnsbl]]\nzone = \"zen.example\"\nresult = [{codes = \"127.0.0.9-127.0.0.2\", action = 1}]\n"),
+            "test.toml:5: dnsbl[0].result[0].codes: expected an answer like 127.0.0.2 or a range 127.0.0.4-127.0.0.7, got \"127.0.0.9-127.0.0.2\"");
+  EXPECT_EQ(error_of(minimal + "[traps]\naddresses = [\"nobody\"]\n"),
+            "test.toml:4: traps.addresses: expected an address like trap@example.test, got \"nobody\"");
+}
+
+TEST(ConfigFilter, ListEntriesByKind) {
+  Config config = parse_ok(minimal + "[lists]\nwhitelist = [\"192.0.2.0/24\", \"2001:db8::/32\", \"Partner.Example\", "
+                                     "\"ceo@partner.example\", \"*@*.friends.example\"]\n");
+  const auto& list = config.policy.whitelist;
+  EXPECT_EQ(list.networks.size(), 2u);
+  EXPECT_EQ(list.domains, std::vector<std::string>{"partner.example"});
+  EXPECT_EQ(list.match("192.0.2.9", ""), "192.0.2.0/24");
+  EXPECT_EQ(list.match("2001:db8::1", ""), "2001:db8::/32");
+  EXPECT_EQ(list.match("198.51.100.1", "x@mail.partner.example"), "partner.example");
+  EXPECT_EQ(list.match("198.51.100.1", "x@notpartner.example"), "");
+  EXPECT_EQ(list.match("198.51.100.1", "CEO@partner.example"), "ceo@partner.example");
+  EXPECT_EQ(list.match("198.51.100.1", "bob@mx.friends.example"), "*@*.friends.example");
+  EXPECT_EQ(list.match("198.51.100.1", ""), "");
+}
+
+TEST(ConfigFilter, DnsListResults) {
+  Config config = parse_ok(minimal + "[[dnsbl]]\nzone = \"zen.example\"\nother = 2\nresult = [\n"
+                                     "  { codes = \"127.0.0.2\", meaning = \"SBL\", action = \"reject\" },\n"
+                                     "  { codes = \"127.0.0.10-127.0.0.11\", meaning = \"PBL\", action = 3 }]\n");
+  ASSERT_EQ(config.dns_lists.size(), 1u);
+  const auto& list = config.dns_lists[0];
+  EXPECT_EQ(list.meaning_of(0x7f000002), "SBL");
+  EXPECT_EQ(list.meaning_of(0x7f00000b), "PBL");
+  EXPECT_EQ(list.result_for(0x7f000005), nullptr);
+  EXPECT_DOUBLE_EQ(list.other.score, 2);
+}
+
+TEST(ConfigFilter, DomainOverlaysTheGlobalPolicy) {
+  Config config = parse_ok(minimal + "[filter]\ntag_threshold = 4\ncontact = \"pm@example.test\"\n" + domain_block +
+                           "reject_threshold = 8\nfilter = { subject_tag = \"[JUNK] \" }\nlists = { whitelist = [\"192.0.2.1\"] }\n"
+                           "[[domain]]\nname = \"other.test\"\nbackend = \"smtp:127.0.0.1:2626\"\n"
+                           "[[domain]]\nname = \"third.test\"\nbackend = \"smtp:127.0.0.1:2626\"\n");
+  ASSERT_EQ(config.domains.size(), 3u);
+  const auto& first = config.domains[0].policy;
+  EXPECT_DOUBLE_EQ(first.tag_threshold, 4);
+  EXPECT_DOUBLE_EQ(first.reject_threshold, 8);
+  EXPECT_EQ(first.subject_tag, "[JUNK] ");
+  EXPECT_EQ(first.contact, "pm@example.test");
+  EXPECT_EQ(first.whitelist.match("192.0.2.1", ""), "192.0.2.1");
+  EXPECT_EQ(config.policy.whitelist.match("192.0.2.1", ""), "");
+  EXPECT_NE(first.fingerprint, config.domains[1].policy.fingerprint);
+  EXPECT_EQ(config.domains[1].policy.fingerprint, config.domains[2].policy.fingerprint);
 }
 
 }  // namespace
