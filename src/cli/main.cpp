@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   gatehouse::cli::add_recovery_commands(app);
   gatehouse::cli::add_log_commands(app);
   gatehouse::cli::add_admin_commands(app);
+  gatehouse::cli::add_spf_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
