@@ -16,6 +16,7 @@ std::unique_ptr<Check> make_helo_check();               // helo.cpp
 std::unique_ptr<Check> make_dnsbl_check();              // dnsbl.cpp
 std::unique_ptr<Check> make_reverse_dns_check();        // reverse_dns.cpp
 std::unique_ptr<Check> make_spf_check();                // spf_check.cpp
+std::unique_ptr<Check> make_spf_alignment_check();      // spf_check.cpp (its data-stage part)
 std::unique_ptr<Check> make_sender_verify_check();      // sender_verify.cpp
 std::unique_ptr<Check> make_header_structure_check();   // header_structure.cpp
 

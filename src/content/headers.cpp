@@ -165,4 +165,50 @@ std::string decode_encoded_words(std::string_view text) {
   return out;
 }
 
+std::string address_domain_of_header(std::string_view value) {
+  // Drop comments and quoted strings (a quoted display name may contain '@' or '<').
+  std::string plain;
+  int depth = 0;
+  bool quoted = false;
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    char c = value[i];
+    if (c == '\\' && i + 1 < value.size() && (quoted || depth > 0)) {
+      ++i;
+      continue;
+    }
+    if (quoted) {
+      if (c == '"') quoted = false;
+      else plain += 'x';   // keeps a quoted local part non-empty
+      continue;
+    }
+    if (depth > 0) {
+      if (c == '(') ++depth;
+      else if (c == ')') --depth;
+      continue;
+    }
+    if (c == '"') quoted = true;
+    else if (c == '(') depth = 1;
+    else plain += c;
+  }
+  std::string_view address = plain;
+  if (auto open = address.find('<'); open != std::string_view::npos) {
+    auto close = address.find('>', open);
+    address = address.substr(open + 1, close == std::string_view::npos ? std::string_view::npos : close - open - 1);
+  } else if (auto comma = address.find(','); comma != std::string_view::npos) {
+    address = address.substr(0, comma);
+  }
+  auto at = address.rfind('@');
+  if (at == std::string_view::npos) return {};
+  std::string domain;
+  for (char c : address.substr(at + 1)) {
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '>' || c == ',' || c == ';') {
+      if (!domain.empty()) break;
+      continue;
+    }
+    domain += (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+  }
+  while (!domain.empty() && domain.back() == '.') domain.pop_back();
+  return domain;
+}
+
 }  // namespace gatehouse::content

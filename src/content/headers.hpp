@@ -31,4 +31,8 @@ std::string_view strip_mbox_from_line(std::string_view message);
 // other charsets are left as they are.
 std::string decode_encoded_words(std::string_view text);
 
+// The domain of the first address of a From-style field value (RFC 5322 §3.4: "Name <a@b>",
+// "a@b (comment)", quoted local parts), lower case without a trailing dot; "" when there is none.
+std::string address_domain_of_header(std::string_view value);
+
 }  // namespace gatehouse::content

@@ -12,6 +12,8 @@ namespace gatehouse::engine {
 using checks::Check;
 using checks::Stage;
 
+constexpr int skippable_cost = 10;
+
 std::string disposition_for(double score, const FilterPolicy& policy) {
   if (score >= policy.reject_threshold) return "reject";
   if (score >= policy.tag_threshold) return "tag";
@@ -70,7 +72,8 @@ boost::asio::awaitable<void> Engine::run(checks::CheckContext& context, Verdict&
     const std::string name(check.name());
     if (verdict.whitelisted && !check.always_runs()) continue;
     const bool decides = check.may_decide(config, policy);
-    if (!decides && !check.always_runs()) {
+    // Only expensive checks (a lookup or more) are worth skipping: cheap ones run for the explanation.
+    if (!decides && !check.always_runs() && check.cost() >= skippable_cost) {
       auto [low, high] = bounds_from(index);
       if (disposition_for(verdict.score + low, policy) == disposition_for(verdict.score + high, policy)) {
         verdict.skipped.push_back(name);

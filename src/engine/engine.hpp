@@ -1,6 +1,6 @@
 // The engine: runs the checks in order of cost, sums their scores and turns the sum into a
 // disposition against the recipient domain's thresholds (score starts at 0; evidence of legitimacy
-// subtracts). A check that cannot change the disposition, given the score so far and the bounds of
+// subtracts). An expensive check (cost ≥ 10: a lookup or more) that cannot change the disposition, given the score so far and the bounds of
 // what remains, is skipped; a check may decide outright (accept = white-listed, reject, tempfail).
 // Every contribution is kept for the explanation (log row, `gatehouse check --json`).
 //

@@ -36,8 +36,8 @@ def connect(gh, source="127.0.0.26"):
     return SmtpConn(gh.port, sock=sock)
 
 
-def attempt(gh, source, rcpt="alice@example.test", sender="carol@partner.test", helo="mail.partner.test",
-            subject="hello"):
+def attempt(gh, source, rcpt="alice@example.test", sender="carol@open.test", helo="mail.partner.test",
+            subject="hello", header_from=None):
     """One transaction from `source`; returns (RCPT reply, final reply or None, transaction ID)."""
     with connect(gh, source) as conn:
         assert conn.cmd(f"EHLO {helo}").code == 250
@@ -48,7 +48,7 @@ def attempt(gh, source, rcpt="alice@example.test", sender="carol@partner.test", 
         final = None
         if rcpt_reply.code == 250:
             assert conn.cmd("DATA").code == 354
-            conn.send(f"From: <{sender}>\r\nTo: <{rcpt}>\r\nSubject: {subject}\r\nDate: Fri, 27 Nov 2026 10:00:00 +0000\r\n"
+            conn.send(f"From: <{header_from or sender}>\r\nTo: <{rcpt}>\r\nSubject: {subject}\r\nDate: Fri, 27 Nov 2026 10:00:00 +0000\r\n"
                       f"Message-ID: <{tid}@partner.test>\r\n\r\nHello.\r\n.\r\n")
             final = conn.reply()
         conn.cmd("QUIT")
@@ -149,8 +149,8 @@ def test_white_and_black_lists_global_and_per_domain(fixture_dns, smtp_sink, sta
     assert any(c["name"] == "lists" and "whitelisted" in c["detail"] for c in row["checks"])
     assert not any(c["name"] == "dnsbl" for c in row["checks"]), "white-listed: the block list was not consulted"
     # Per-domain lists apply to that domain only.
-    rcpt, _, _ = attempt(gh, "127.0.0.26", rcpt="dave@other.test")
-    assert rcpt.code == 550 and "Blacklisted: *@partner.test" in rcpt.text
+    rcpt, _, _ = attempt(gh, "127.0.0.26", rcpt="dave@other.test", sender="carol@partner.test")
+    assert rcpt.code == 550 and "Blacklisted: *@partner.test" in rcpt.text, rcpt
     rcpt, final, _ = attempt(gh, "127.0.0.26", rcpt="alice@example.test")
     assert rcpt.code == 250 and final.code == 250
     rcpt, final, _ = attempt(gh, "127.0.0.20", rcpt="dave@other.test", sender="someone@elsewhere.test")
@@ -263,20 +263,84 @@ def test_spam_trap_rejects_and_marks_the_client(fixture_dns, smtp_sink, start_ga
     assert not any(c["name"] == "reputation" for c in gh.wait_for_row(tid)["checks"])
 
 
-def test_dns_outage_gives_4xx_never_5xx(fixture_dns, smtp_sink, start_gatehouse, tmp_path):
-    """With the block list mandatory, a DNS server that does not answer tempfails (451 4.4.3)."""
+def test_dns_outage_gives_4xx_never_5xx(smtp_sink, start_gatehouse, tmp_path):
+    """The DNS server stops: deciding lookups tempfail (451 4.4.3), nothing is refused with 5xx."""
+    from conftest import Process, ROOT
+    import signal
+    dns_port = free_port_number()
+    dns = Process(["bash", str(ROOT / "tests/fixtures/dns/run-unbound.sh"), str(dns_port)], tmp_path / "unbound.log")
+    try:
+        sink = smtp_sink()
+        gh = start(start_gatehouse, sink, dns_port, sections={"dns": {"nameservers": [f"127.0.0.1:{dns_port}"], "timeout": "300ms"}})
+        lenient = start(start_gatehouse, sink, dns_port, sections={
+            "dns": {"nameservers": [f"127.0.0.1:{dns_port}"], "timeout": "300ms"},
+            "filter": {"checks": {"spf": {"temperror": 0}}}})
+        wait_until(lambda: attempt(gh, "127.0.0.26", sender="carol@partner.test")[1] is not None, timeout=15,
+                   message="fixture DNS answering")
+        rcpt, final, _ = attempt(gh, "127.0.0.26", sender="carol@partner.test")
+        assert rcpt.code == 250 and final.code == 250
+        rcpt, _, _ = attempt(gh, "127.0.0.20")
+        assert rcpt.code == 550, "listed while the DNS server runs"
+    finally:
+        dns.stop(signal.SIGTERM, timeout=10)
+    # SPF's lookup decides (temperror → tempfail by default): 451 4.4.3.
+    for source in ("127.0.0.26", "127.0.0.20"):
+        rcpt, _, tid = attempt(gh, source, sender="carol@partner.test")
+        assert rcpt.code == 451 and rcpt.text.startswith("4.4.3"), (source, rcpt)
+        assert gh.wait_for_row(tid)["reason"] == "spf"
+    # Without a deciding lookup the failures are no evidence: accepted (never 5xx), errors logged.
+    rcpt, final, tid = attempt(lenient, "127.0.0.20", sender="carol@partner.test")
+    assert rcpt.code == 250 and final.code == 250, rcpt
+    details = [c["detail"] for c in lenient.wait_for_row(tid)["checks"] if c["name"] == "dnsbl"]
+    assert details and "error" in details[0], details
+
+
+def test_mandatory_check_tempfails_on_dns_failure(smtp_sink, start_gatehouse):
     sink = smtp_sink()
     silent = free_port_number()  # nothing answers here
     gh = start(start_gatehouse, sink, silent, sections={
         "dns": {"nameservers": [f"127.0.0.1:{silent}"], "timeout": "300ms"},
-        "filter": {"checks": {"dnsbl": {"mandatory": True}}}})
+        "filter": {"checks": {"dnsbl": {"mandatory": True}, "spf": {"enabled": False}}}})
     rcpt, _, tid = attempt(gh, "127.0.0.20")
-    assert rcpt.code == 451 and rcpt.text.startswith("4.4.3"), rcpt
-    # Not mandatory: no evidence, accepted (never 5xx for a lookup failure).
-    gh2 = start(start_gatehouse, sink, silent, sections={"dns": {"nameservers": [f"127.0.0.1:{silent}"], "timeout": "300ms"}})
-    rcpt, final, tid = attempt(gh2, "127.0.0.20")
-    assert rcpt.code == 250 and final.code == 250, rcpt
-    assert any(c["name"] == "dnsbl" and "error" in c["detail"] for c in gh2.wait_for_row(tid)["checks"])
+    assert rcpt.code == 451 and rcpt.text.startswith("4.4.3") and "dnsbl" in rcpt.text, rcpt
+
+
+def test_spf_results_map_to_replies_scores_and_authentication_results(fixture_dns, smtp_sink, start_gatehouse):
+    sink = smtp_sink()
+    lenient = domain(sink, name="lenient.test", addresses=["gina@lenient.test"], filter={"checks": {"spf": {"fail": 4.0}}})
+    gh = start(start_gatehouse, sink, fixture_dns, domains=[domain(sink), lenient])
+    # pass, aligned with the header From: the bonus, and spf=pass in Authentication-Results.
+    rcpt, final, tid = attempt(gh, "127.0.0.26", sender="carol@partner.test", subject="spf pass")
+    assert final.code == 250
+    row = gh.wait_for_row(tid)
+    assert any(c["name"] == "spf_alignment" and c["score"] == -1.0 and c["detail"].startswith("pass_aligned")
+               for c in row["checks"]), row["checks"]
+    wait_until(lambda: any("spf pass" in t for t in sink.texts()), message="delivered")
+    text = next(t for t in sink.texts() if "spf pass" in t)
+    assert "spf=pass smtp.mailfrom=carol@partner.test" in text, text[:800]
+    # pass, From header elsewhere: no bonus.
+    _, final, tid = attempt(gh, "127.0.0.26", sender="carol@partner.test", header_from="x@elsewhere.test")
+    assert not any(c["score"] < 0 for c in gh.wait_for_row(tid)["checks"])
+    # fail: 550 5.7.23 naming the domain and the address.
+    rcpt, _, tid = attempt(gh, "127.0.0.21", sender="carol@partner.test")
+    assert rcpt.code == 550 and rcpt.text.startswith("5.7.23 SPF Block: partner.test does not permit 127.0.0.21"), rcpt
+    assert gh.wait_for_row(tid)["reason"] == "spf"
+    # The same failure scores for a domain whose policy says so.
+    rcpt, final, tid = attempt(gh, "127.0.0.9", sender="carol@partner.test", rcpt="gina@lenient.test")
+    assert rcpt.code == 250 and final.code == 250, (rcpt, final)
+    assert checks_of(gh.wait_for_row(tid)).get(("spf", "fail")) == 4.0
+    # softfail scores; permerror scores; neutral nothing.
+    _, final, tid = attempt(gh, "127.0.0.21", sender="carol@soft.partner.test")
+    assert final.code == 250 and checks_of(gh.wait_for_row(tid)).get(("spf", "softfail")) == 3.0
+    _, final, tid = attempt(gh, "127.0.0.26", sender="carol@broken.open.test")
+    assert final.code == 250 and checks_of(gh.wait_for_row(tid)).get(("spf", "permerror")) == 1.5
+    # Null sender: the HELO identity (RFC 7208 §2.4).
+    rcpt, _, _ = attempt(gh, "127.0.0.21", sender="", helo="mail.partner.test")
+    assert rcpt.code == 550 and "5.7.23" in rcpt.text, rcpt
+    _, final, _ = attempt(gh, "127.0.0.26", sender="", helo="mail.partner.test", subject="bounce")
+    assert final.code == 250
+    wait_until(lambda: any("bounce" in t for t in sink.texts()), message="delivered")
+    assert "spf=pass smtp.helo=mail.partner.test" in next(t for t in sink.texts() if "bounce" in t)
 
 
 def test_trusted_network_skips_sender_checks(fixture_dns, smtp_sink, start_gatehouse):
@@ -294,12 +358,12 @@ def test_check_cli_explains_with_dns(fixture_dns, smtp_sink, start_gatehouse):
     sink = smtp_sink()
     gh = start(start_gatehouse, sink, fixture_dns)
     message = b"From: <carol@partner.test>\r\nSubject: hi\r\nDate: Fri, 27 Nov 2026 10:00:00 +0000\r\nMessage-ID: <a@b>\r\n\r\nx\r\n"
-    out = gh.cli("check", "--ip", "127.0.0.21", "--helo", "mail.partner.test", "--from", "carol@partner.test",
+    out = gh.cli("check", "--ip", "127.0.0.21", "--helo", "mail.partner.test", "--from", "carol@open.test",
                  "--rcpt", "alice@example.test", "--json", input=message).stdout
     verdict = json.loads(out)
     assert verdict["verdict"] == "tag" and verdict["score"] == pytest.approx(6.0), verdict
     names = {c["name"] for c in verdict["checks"]}
     assert {"dnsbl", "reverse_dns"} <= names, verdict
-    listed = json.loads(gh.cli("check", "--ip", "127.0.0.20", "--helo", "mail.partner.test", "--from", "carol@partner.test",
+    listed = json.loads(gh.cli("check", "--ip", "127.0.0.20", "--helo", "mail.partner.test", "--from", "carol@open.test",
                                "--rcpt", "alice@example.test", "--json", input=message).stdout)
     assert listed["verdict"] == "reject" and listed["reply"].startswith("550 5.7.1 RBL Block: zen.dnsbl.test 127.0.0.20")

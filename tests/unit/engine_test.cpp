@@ -109,15 +109,16 @@ TEST(Engine, RunsCheapestFirstAndSumsScoresToTag) {
 TEST(Engine, SkipsChecksThatCannotChangeTheDisposition) {
   Fixture f;
   f.add("big", Stage::connect, 1, Action::points(12), {0, 12});
-  f.add("legit", Stage::connect, 5, Action::points(-1), {-5, 0});        // could bring it under 10: runs
-  f.add("more", Stage::connect, 6, Action::points(1), {0, 1});           // at 11, cannot: skipped
+  f.add("legit", Stage::connect, 15, Action::points(-1), {-5, 0});       // could bring it under 10: runs
+  f.add("more", Stage::connect, 16, Action::points(1), {0, 1});          // at 11, cannot: skipped
+  f.add("cheap", Stage::connect, 2, Action::points(0.5), {0, 0.5});      // cannot either, but cheap: runs
   auto verdict = f.judge(false);
-  EXPECT_EQ(f.log.ran, (std::vector<std::string>{"big", "legit"}));
+  EXPECT_EQ(f.log.ran, (std::vector<std::string>{"big", "cheap", "legit"}));
   EXPECT_EQ(verdict.skipped, (std::vector<std::string>{"more"}));
   EXPECT_EQ(verdict.disposition, "reject");
   EXPECT_EQ(verdict.reason, "score");
   EXPECT_EQ(verdict.reply.code, 550);
-  EXPECT_NE(verdict.reply.text.find("score 11.0"), std::string::npos) << verdict.reply.text;
+  EXPECT_NE(verdict.reply.text.find("score 11.5"), std::string::npos) << verdict.reply.text;
   EXPECT_NE(verdict.reply.text.find("(ID:TESTID)"), std::string::npos);
 }
 
