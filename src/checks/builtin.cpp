@@ -13,6 +13,7 @@ std::vector<std::unique_ptr<Check>> builtin_checks() {
   checks.push_back(make_helo_check());
   checks.push_back(make_dnsbl_check());
   checks.push_back(make_reverse_dns_check());
+  checks.push_back(make_sender_verify_check());
   checks.push_back(make_spf_check());
   checks.push_back(make_spf_alignment_check());
   checks.push_back(make_header_structure_check());
