@@ -243,8 +243,24 @@ class Gatehouse:
         return wait_until(ready, timeout=timeout, interval=0.1, message=f"log row {transaction_id}")
 
 
+@pytest.fixture(scope="session")
+def session_dns(tmp_path_factory):
+    """One fixture DNS server (unbound with tests/fixtures/dns/local-data.conf) for the whole run:
+    every gatehouse a test starts resolves through it unless the test says otherwise, so the sender
+    checks (reverse DNS, SPF, block lists) see realistic answers instead of time-outs."""
+    script = ROOT / "tests" / "fixtures" / "dns" / "run-unbound.sh"
+    port = free_port_number()
+    process = Process(["bash", str(script), str(port)], tmp_path_factory.mktemp("session-dns") / "unbound.log")
+    try:
+        wait_until(lambda: process.poll() is None and _dns_query_answers(port), timeout=15,
+                   message="session DNS server answering")
+        yield port
+    finally:
+        process.stop(signal.SIGTERM, timeout=10)
+
+
 @pytest.fixture
-def start_gatehouse(gatehouse_bin, tmp_path):
+def start_gatehouse(gatehouse_bin, tmp_path, session_dns):
     """start_gatehouse(domains=[...], server={...}, sections={...}, listeners=[...]) -> Gatehouse."""
     instances = []
 
@@ -253,9 +269,9 @@ def start_gatehouse(gatehouse_bin, tmp_path):
         settings = {"hostname": "gw.example.test", "listen": [f"127.0.0.1:{port}"], "state_dir": str(tmp_path / "state")}
         settings.update({k: v for k, v in (server or {}).items() if k != "port"})
         merged_sections = {"delivery": {"retry_schedule": ["1s"], "backend_timeout": "5s", "connect_timeout": "2s"},
-                           # Never the system resolver: DNS stays on loopback (nothing listens on
-                           # this port unless a test starts the fixture server and overrides it).
-                           "dns": {"nameservers": [f"127.0.0.1:{free_port_number()}"], "timeout": "500ms"}}
+                           # Never the system resolver: DNS stays on loopback, the session's
+                           # fixture server unless the test names another.
+                           "dns": {"nameservers": [f"127.0.0.1:{session_dns}"], "timeout": "500ms"}}
         for key, values in (sections or {}).items():
             if isinstance(values, list):
                 merged_sections[key] = values

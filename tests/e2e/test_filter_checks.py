@@ -36,7 +36,7 @@ def connect(gh, source="127.0.0.26"):
     return SmtpConn(gh.port, sock=sock)
 
 
-def attempt(gh, source, rcpt="alice@example.test", sender="carol@open.test", helo="mail.partner.test",
+def attempt(gh, source, rcpt="alice@example.test", sender="carol@open.test", helo="mail.friendly.test",
             subject="hello", header_from=None):
     """One transaction from `source`; returns (RCPT reply, final reply or None, transaction ID)."""
     with connect(gh, source) as conn:
@@ -49,7 +49,7 @@ def attempt(gh, source, rcpt="alice@example.test", sender="carol@open.test", hel
         if rcpt_reply.code == 250:
             assert conn.cmd("DATA").code == 354
             conn.send(f"From: <{header_from or sender}>\r\nTo: <{rcpt}>\r\nSubject: {subject}\r\nDate: Fri, 27 Nov 2026 10:00:00 +0000\r\n"
-                      f"Message-ID: <{tid}@partner.test>\r\n\r\nHello.\r\n.\r\n")
+                      f"Message-ID: <{tid}@friendly.test>\r\n\r\nHello.\r\n.\r\n")
             final = conn.reply()
         conn.cmd("QUIT")
     return rcpt_reply, final, tid
@@ -123,8 +123,8 @@ def test_dnsbl_ipv6_client_uses_nibble_name(fixture_dns, smtp_sink, start_gateho
                          listeners=[{"address": f"[::1]:{port6}"}])
     sock = socket.create_connection(("::1", port6), timeout=10)
     with SmtpConn(port6, sock=sock) as conn:
-        conn.cmd("EHLO mail.partner.test")
-        assert conn.cmd("MAIL FROM:<carol@partner.test>").code == 250
+        conn.cmd("EHLO mail.friendly.test")
+        assert conn.cmd("MAIL FROM:<carol@friendly.test>").code == 250
         rcpt = conn.cmd("RCPT TO:<alice@example.test>")
     assert rcpt.code == 550 and "RBL Block: zen.dnsbl.test ::1" in rcpt.text, rcpt
 
@@ -132,7 +132,7 @@ def test_dnsbl_ipv6_client_uses_nibble_name(fixture_dns, smtp_sink, start_gateho
 def test_white_and_black_lists_global_and_per_domain(fixture_dns, smtp_sink, start_gatehouse):
     sink = smtp_sink()
     other = domain(sink, name="other.test", addresses=["dave@other.test"],
-                   lists={"whitelist": ["127.0.0.20"], "blacklist": ["*@partner.test"]})
+                   lists={"whitelist": ["127.0.0.20"], "blacklist": ["*@friendly.test"]})
     gh = start(start_gatehouse, sink, fixture_dns,
                sections={"lists": {"whitelist": ["friend@listed.test", "2001:db8::/32"],
                                    "blacklist": ["spammer.test", "127.0.0.24"]}},
@@ -149,8 +149,8 @@ def test_white_and_black_lists_global_and_per_domain(fixture_dns, smtp_sink, sta
     assert any(c["name"] == "lists" and "whitelisted" in c["detail"] for c in row["checks"])
     assert not any(c["name"] == "dnsbl" for c in row["checks"]), "white-listed: the block list was not consulted"
     # Per-domain lists apply to that domain only.
-    rcpt, _, _ = attempt(gh, "127.0.0.26", rcpt="dave@other.test", sender="carol@partner.test")
-    assert rcpt.code == 550 and "Blacklisted: *@partner.test" in rcpt.text, rcpt
+    rcpt, _, _ = attempt(gh, "127.0.0.26", rcpt="dave@other.test", sender="carol@friendly.test")
+    assert rcpt.code == 550 and "Blacklisted: *@friendly.test" in rcpt.text, rcpt
     rcpt, final, _ = attempt(gh, "127.0.0.26", rcpt="alice@example.test")
     assert rcpt.code == 250 and final.code == 250
     rcpt, final, _ = attempt(gh, "127.0.0.20", rcpt="dave@other.test", sender="someone@elsewhere.test")
@@ -170,7 +170,7 @@ def test_helo_findings(fixture_dns, smtp_sink, start_gatehouse):
         assert final and final.code == 250, (helo, rcpt, final)
         assert key in checks_of(gh.wait_for_row(tid)), (helo, gh.wait_for_row(tid)["checks"])
     # The right address literal and a proper name find nothing.
-    for helo in ("[127.0.0.26]", "mail.partner.test"):
+    for helo in ("[127.0.0.26]", "mail.friendly.test"):
         _, final, tid = attempt(gh, "127.0.0.26", helo=helo)
         assert not any(c["name"] == "helo" for c in gh.wait_for_row(tid)["checks"]), helo
     # Claiming our own name rejects.
@@ -178,9 +178,9 @@ def test_helo_findings(fixture_dns, smtp_sink, start_gatehouse):
     assert rcpt.code == 550 and "HELO Block: gw.example.test is our own name" in rcpt.text, rcpt
     # Changing the name mid-session scores.
     with connect(gh, "127.0.0.26") as conn:
-        conn.cmd("EHLO mail.partner.test")
-        conn.cmd("EHLO other.partner.test")
-        tid = re.search(r"\(ID:(\w+)\)", conn.cmd("MAIL FROM:<carol@partner.test>").text).group(1)
+        conn.cmd("EHLO mail.friendly.test")
+        conn.cmd("EHLO other.friendly.test")
+        tid = re.search(r"\(ID:(\w+)\)", conn.cmd("MAIL FROM:<carol@friendly.test>").text).group(1)
         assert conn.cmd("RCPT TO:<alice@example.test>").code == 250
         conn.cmd("RSET")
     assert ("helo", "changed") in checks_of(gh.wait_for_row(tid))
@@ -227,17 +227,17 @@ def test_mixed_policy_recipients_split_with_452(fixture_dns, smtp_sink, start_ga
     same = domain(sink, name="same.test", addresses=["frank@same.test"])
     gh = start(start_gatehouse, sink, fixture_dns, domains=[domain(sink), strict, same])
     with connect(gh, "127.0.0.26") as conn:
-        conn.cmd("EHLO mail.partner.test")
-        assert conn.cmd("MAIL FROM:<carol@partner.test>").code == 250
+        conn.cmd("EHLO mail.friendly.test")
+        assert conn.cmd("MAIL FROM:<carol@friendly.test>").code == 250
         assert conn.cmd("RCPT TO:<alice@example.test>").code == 250
         assert conn.cmd("RCPT TO:<frank@same.test>").code == 250, "same back-end and policy: one transaction"
         split = conn.cmd("RCPT TO:<erin@strict.test>")
         assert split.code == 452 and split.text.startswith("4.5.3"), split
         assert conn.cmd("DATA").code == 354
-        conn.send("From: <carol@partner.test>\r\nSubject: split\r\n\r\nHello.\r\n.\r\n")
+        conn.send("From: <carol@friendly.test>\r\nSubject: split\r\n\r\nHello.\r\n.\r\n")
         assert conn.reply().code == 250
         # The sender retries the other recipient in its own transaction.
-        assert conn.cmd("MAIL FROM:<carol@partner.test>").code == 250
+        assert conn.cmd("MAIL FROM:<carol@friendly.test>").code == 250
         assert conn.cmd("RCPT TO:<erin@strict.test>").code == 250
 
 
@@ -275,9 +275,9 @@ def test_dns_outage_gives_4xx_never_5xx(smtp_sink, start_gatehouse, tmp_path):
         lenient = start(start_gatehouse, sink, dns_port, sections={
             "dns": {"nameservers": [f"127.0.0.1:{dns_port}"], "timeout": "300ms"},
             "filter": {"checks": {"spf": {"temperror": 0}}}})
-        wait_until(lambda: attempt(gh, "127.0.0.26", sender="carol@partner.test")[1] is not None, timeout=15,
+        wait_until(lambda: attempt(gh, "127.0.0.26", sender="carol@friendly.test")[1] is not None, timeout=15,
                    message="fixture DNS answering")
-        rcpt, final, _ = attempt(gh, "127.0.0.26", sender="carol@partner.test")
+        rcpt, final, _ = attempt(gh, "127.0.0.26", sender="carol@friendly.test")
         assert rcpt.code == 250 and final.code == 250
         rcpt, _, _ = attempt(gh, "127.0.0.20")
         assert rcpt.code == 550, "listed while the DNS server runs"
@@ -285,11 +285,11 @@ def test_dns_outage_gives_4xx_never_5xx(smtp_sink, start_gatehouse, tmp_path):
         dns.stop(signal.SIGTERM, timeout=10)
     # SPF's lookup decides (temperror → tempfail by default): 451 4.4.3.
     for source in ("127.0.0.26", "127.0.0.20"):
-        rcpt, _, tid = attempt(gh, source, sender="carol@partner.test")
+        rcpt, _, tid = attempt(gh, source, sender="carol@friendly.test")
         assert rcpt.code == 451 and rcpt.text.startswith("4.4.3"), (source, rcpt)
         assert gh.wait_for_row(tid)["reason"] == "spf"
     # Without a deciding lookup the failures are no evidence: accepted (never 5xx), errors logged.
-    rcpt, final, tid = attempt(lenient, "127.0.0.20", sender="carol@partner.test")
+    rcpt, final, tid = attempt(lenient, "127.0.0.20", sender="carol@friendly.test")
     assert rcpt.code == 250 and final.code == 250, rcpt
     details = [c["detail"] for c in lenient.wait_for_row(tid)["checks"] if c["name"] == "dnsbl"]
     assert details and "error" in details[0], details
@@ -310,37 +310,37 @@ def test_spf_results_map_to_replies_scores_and_authentication_results(fixture_dn
     lenient = domain(sink, name="lenient.test", addresses=["gina@lenient.test"], filter={"checks": {"spf": {"fail": 4.0}}})
     gh = start(start_gatehouse, sink, fixture_dns, domains=[domain(sink), lenient])
     # pass, aligned with the header From: the bonus, and spf=pass in Authentication-Results.
-    rcpt, final, tid = attempt(gh, "127.0.0.26", sender="carol@partner.test", subject="spf pass")
+    rcpt, final, tid = attempt(gh, "127.0.0.26", sender="carol@friendly.test", subject="spf pass")
     assert final.code == 250
     row = gh.wait_for_row(tid)
     assert any(c["name"] == "spf_alignment" and c["score"] == -1.0 and c["detail"].startswith("pass_aligned")
                for c in row["checks"]), row["checks"]
     wait_until(lambda: any("spf pass" in t for t in sink.texts()), message="delivered")
     text = next(t for t in sink.texts() if "spf pass" in t)
-    assert "spf=pass smtp.mailfrom=carol@partner.test" in text, text[:800]
+    assert "spf=pass smtp.mailfrom=carol@friendly.test" in text, text[:800]
     # pass, From header elsewhere: no bonus.
-    _, final, tid = attempt(gh, "127.0.0.26", sender="carol@partner.test", header_from="x@elsewhere.test")
+    _, final, tid = attempt(gh, "127.0.0.26", sender="carol@friendly.test", header_from="x@elsewhere.test")
     assert not any(c["score"] < 0 for c in gh.wait_for_row(tid)["checks"])
     # fail: 550 5.7.23 naming the domain and the address.
-    rcpt, _, tid = attempt(gh, "127.0.0.21", sender="carol@partner.test")
-    assert rcpt.code == 550 and rcpt.text.startswith("5.7.23 SPF Block: partner.test does not permit 127.0.0.21"), rcpt
+    rcpt, _, tid = attempt(gh, "127.0.0.21", sender="carol@friendly.test")
+    assert rcpt.code == 550 and rcpt.text.startswith("5.7.23 SPF Block: friendly.test does not permit 127.0.0.21"), rcpt
     assert gh.wait_for_row(tid)["reason"] == "spf"
     # The same failure scores for a domain whose policy says so.
-    rcpt, final, tid = attempt(gh, "127.0.0.9", sender="carol@partner.test", rcpt="gina@lenient.test")
+    rcpt, final, tid = attempt(gh, "127.0.0.9", sender="carol@friendly.test", rcpt="gina@lenient.test")
     assert rcpt.code == 250 and final.code == 250, (rcpt, final)
     assert checks_of(gh.wait_for_row(tid)).get(("spf", "fail")) == 4.0
     # softfail scores; permerror scores; neutral nothing.
-    _, final, tid = attempt(gh, "127.0.0.21", sender="carol@soft.partner.test")
+    _, final, tid = attempt(gh, "127.0.0.21", sender="carol@soft.friendly.test")
     assert final.code == 250 and checks_of(gh.wait_for_row(tid)).get(("spf", "softfail")) == 3.0
     _, final, tid = attempt(gh, "127.0.0.26", sender="carol@broken.open.test")
     assert final.code == 250 and checks_of(gh.wait_for_row(tid)).get(("spf", "permerror")) == 1.5
     # Null sender: the HELO identity (RFC 7208 §2.4).
-    rcpt, _, _ = attempt(gh, "127.0.0.21", sender="", helo="mail.partner.test")
+    rcpt, _, _ = attempt(gh, "127.0.0.21", sender="", helo="mail.friendly.test")
     assert rcpt.code == 550 and "5.7.23" in rcpt.text, rcpt
-    _, final, _ = attempt(gh, "127.0.0.26", sender="", helo="mail.partner.test", subject="bounce")
+    _, final, _ = attempt(gh, "127.0.0.26", sender="", helo="mail.friendly.test", subject="bounce")
     assert final.code == 250
     wait_until(lambda: any("bounce" in t for t in sink.texts()), message="delivered")
-    assert "spf=pass smtp.helo=mail.partner.test" in next(t for t in sink.texts() if "bounce" in t)
+    assert "spf=pass smtp.helo=mail.friendly.test" in next(t for t in sink.texts() if "bounce" in t)
 
 
 def test_trusted_network_skips_sender_checks(fixture_dns, smtp_sink, start_gatehouse):
@@ -357,13 +357,13 @@ def test_check_cli_explains_with_dns(fixture_dns, smtp_sink, start_gatehouse):
     import json
     sink = smtp_sink()
     gh = start(start_gatehouse, sink, fixture_dns)
-    message = b"From: <carol@partner.test>\r\nSubject: hi\r\nDate: Fri, 27 Nov 2026 10:00:00 +0000\r\nMessage-ID: <a@b>\r\n\r\nx\r\n"
-    out = gh.cli("check", "--ip", "127.0.0.21", "--helo", "mail.partner.test", "--from", "carol@open.test",
+    message = b"From: <carol@friendly.test>\r\nSubject: hi\r\nDate: Fri, 27 Nov 2026 10:00:00 +0000\r\nMessage-ID: <a@b>\r\n\r\nx\r\n"
+    out = gh.cli("check", "--ip", "127.0.0.21", "--helo", "mail.friendly.test", "--from", "carol@open.test",
                  "--rcpt", "alice@example.test", "--json", input=message).stdout
     verdict = json.loads(out)
     assert verdict["verdict"] == "tag" and verdict["score"] == pytest.approx(6.0), verdict
     names = {c["name"] for c in verdict["checks"]}
     assert {"dnsbl", "reverse_dns"} <= names, verdict
-    listed = json.loads(gh.cli("check", "--ip", "127.0.0.20", "--helo", "mail.partner.test", "--from", "carol@open.test",
+    listed = json.loads(gh.cli("check", "--ip", "127.0.0.20", "--helo", "mail.friendly.test", "--from", "carol@open.test",
                                "--rcpt", "alice@example.test", "--json", input=message).stdout)
     assert listed["verdict"] == "reject" and listed["reply"].startswith("550 5.7.1 RBL Block: zen.dnsbl.test 127.0.0.20")

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from conftest import (ROOT, Gatehouse, SmtpConn, free_port_number, send_message, sink_subjects, wait_for_port,
+from conftest import (ROOT, Gatehouse, Process, _dns_query_answers, SmtpConn, free_port_number, send_message, sink_subjects, wait_for_port,
                       wait_until)
 
 
@@ -119,8 +119,10 @@ def test_show_and_show_raw_is_what_was_sent_plus_received(smtp_sink, start_gateh
     # What gatehouse added: its Received field, then its verdict (RFC 8601 Authentication-Results and
     # the score), nothing else; continuation lines belong to the field above them.
     names = [line.split(b":", 1)[0] for line in received.split(b"\r\n")[:-1] if not line[:1] in (b"\t", b" ")]
-    assert names == [b"Received", b"Authentication-Results", b"X-Gatehouse-Score"], received
-    assert b"Authentication-Results: gw.example.test;" in received and b"X-Gatehouse-Score: 0.0 (accept)" in received
+    assert names[:3] == [b"Received", b"Authentication-Results", b"X-Gatehouse-Score"], received
+    assert names[3:] in ([], [b"X-Gatehouse-Checks"]), received
+    assert b"Authentication-Results: gw.example.test;\r\n\tspf=none smtp.mailfrom=carol@partner.test\r\n" in received
+    assert re.search(rb"X-Gatehouse-Score: \d+\.\d \(accept\)\r\n", received), received
 
     text = gh.cli("show", tid).stdout.decode()
     assert f"ID:          {tid}" in text and "Subject:     exact bytes" in text
@@ -248,15 +250,29 @@ def test_config_error_names_file_line_and_key(gatehouse_bin, tmp_path, change, l
 # the demo configuration (Maildir back-end), gatehouse check
 
 
-def demo_config(tmp_path):
+@pytest.fixture
+def demo_dns(tmp_path):
+    """The demo's resolver as scripts/run.sh starts it (etc/demo-dns.conf), on a free port."""
+    port = free_port_number()
+    process = Process(["bash", str(ROOT / "tests/fixtures/dns/run-unbound.sh"), str(port), str(ROOT / "etc/demo-dns.conf")],
+                      tmp_path / "demo-dns.log")
+    try:
+        wait_until(lambda: process.poll() is None and _dns_query_answers(port, "example.test", 16), timeout=15,
+                   message="demo DNS answering")
+        yield port
+    finally:
+        process.stop(signal.SIGTERM, timeout=10)
+
+
+def demo_config(tmp_path, dns_port):
     port = free_port_number()
     text = (ROOT / "etc" / "gatehouse.toml").read_text()
-    assert '"127.0.0.1:2525"' in text
-    return port, text.replace('"127.0.0.1:2525"', f'"127.0.0.1:{port}"')
+    assert '"127.0.0.1:2525"' in text and '"127.0.0.1:5353"' in text
+    return port, text.replace('"127.0.0.1:2525"', f'"127.0.0.1:{port}"').replace('"127.0.0.1:5353"', f'"127.0.0.1:{dns_port}"')
 
 
-def test_demo_config_delivers_into_maildir(gatehouse_bin, tmp_path):
-    port, text = demo_config(tmp_path)
+def test_demo_config_delivers_into_maildir(gatehouse_bin, tmp_path, demo_dns):
+    port, text = demo_config(tmp_path, demo_dns)
     gh = Gatehouse(gatehouse_bin, tmp_path, port, text, name="demo")
     gh.start()  # cwd is tmp_path: the relative var/ paths of the demo land there
     try:
@@ -281,8 +297,8 @@ def run_check(gatehouse_bin, config, message, *args):
     return json.loads(result.stdout)
 
 
-def test_check_json_verdicts(gatehouse_bin, tmp_path):
-    port, text = demo_config(tmp_path)
+def test_check_json_verdicts(gatehouse_bin, tmp_path, demo_dns):
+    port, text = demo_config(tmp_path, demo_dns)
     config = tmp_path / "demo.toml"
     config.write_text(text)
     message = (b"From: Carol <carol@partner.test>\r\nTo: alice@example.test\r\nSubject: check me\r\n"
