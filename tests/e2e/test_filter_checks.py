@@ -173,9 +173,11 @@ def test_helo_findings(fixture_dns, smtp_sink, start_gatehouse):
     for helo in ("[127.0.0.26]", "mail.friendly.test"):
         _, final, tid = attempt(gh, "127.0.0.26", helo=helo)
         assert not any(c["name"] == "helo" for c in gh.wait_for_row(tid)["checks"]), helo
-    # Claiming our own name rejects.
+    # Claiming our own name, or the address the client connected to, rejects.
     rcpt, _, _ = attempt(gh, "127.0.0.26", helo="gw.example.test")
     assert rcpt.code == 550 and "HELO Block: gw.example.test is our own name" in rcpt.text, rcpt
+    rcpt, _, _ = attempt(gh, "127.0.0.26", helo="[127.0.0.1]")
+    assert rcpt.code == 550 and "HELO Block: [127.0.0.1] is our own address" in rcpt.text, rcpt
     # Changing the name mid-session scores.
     with connect(gh, "127.0.0.26") as conn:
         conn.cmd("EHLO mail.friendly.test")
