@@ -226,12 +226,12 @@ ConnectionHandler::ConnectionHandler(Gateway& gateway, ClientInfo client)
   state_.trusted = gateway_.domains()->trusted(client_.ip);
 }
 
-checks::CheckContext ConnectionHandler::check_context(const FilterPolicy& policy) const {
+checks::CheckContext ConnectionHandler::check_context(const Config& config, const FilterPolicy& policy) const {
   checks::CheckContext context;
   context.connection = const_cast<checks::ConnectionState*>(&state_);
   context.client_ip = client_.ip;
   context.helo = helo_;
-  context.config = gateway_.config().get();
+  context.config = &config;
   context.policy = &policy;
   context.resolver = gateway_.resolver();
   context.reputation = &gateway_.reputation();
@@ -309,7 +309,7 @@ boost::asio::awaitable<Reply> ConnectionHandler::on_rcpt(const smtp::RcptEvent& 
     if (!t.group.empty() && t.group != group)
       co_return with_id(Reply{452, "4.5.3", "Too many recipients for this transaction: send this one separately"}, t.id);
   }
-  checks::CheckContext context = check_context(policy);
+  checks::CheckContext context = check_context(*config, policy);
   context.stage = checks::Stage::rcpt;
   context.recipient = decision.address;
   Verdict verdict = co_await gateway_.engine().judge_recipient(context);
@@ -572,7 +572,7 @@ boost::asio::awaitable<Reply> ConnectionHandler::handle_message(smtp::MessageEve
 
   // The engine's verdict: the content checks continue from the envelope's.
   const FilterPolicy& policy = t.domain ? t.domain->policy : config->policy;
-  checks::CheckContext context = check_context(policy);
+  checks::CheckContext context = check_context(*config, policy);
   context.stage = checks::Stage::data;
   context.recipients = t.recipients;
   context.message = message;

@@ -114,7 +114,8 @@ class ConnectionHandler {
   boost::asio::awaitable<void> release_backend(bool reset);
   boost::asio::awaitable<smtp::Reply> handle_message(smtp::MessageEvent& event, const smtp::Session& session);
   void log_abandoned();
-  checks::CheckContext check_context(const FilterPolicy& policy) const;
+  // `config` and `policy` must outlive the checks' run (the caller holds the configuration).
+  checks::CheckContext check_context(const Config& config, const FilterPolicy& policy) const;
   TransactionRecord transaction_record() const;   // the fields every log row of the transaction has
   std::string received_header(const smtp::Session& session) const;
 
