@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# gatehouse benchmark: smtp-source -> {gatehouse | a private Postfix relay} -> smtp-sink, on 127.0.0.1.
+# gatehouse benchmark: smtp-source -> {gatehouse checks off | checks on | a private Postfix relay} -> smtp-sink,
+# on 127.0.0.1.
 # See bench/README.md. Builds nothing unless BENCH_BUILD=1.
 #
 #   GATEHOUSE_BIN          gatehouse binary (default /work/main/build-bench/gatehouse)
@@ -9,6 +10,8 @@
 #   BENCH_SIZES            message body sizes in bytes (default 10240,102400)
 #   BENCH_CONCURRENCY      concurrent sessions (default 1,20,100)
 #   BENCH_IDLE             idle connections for the memory test (default 10000; 0 skips it)
+#   BENCH_CHECKS           gatehouse configurations: off (sender checks off), on (DNS lists, HELO, reverse
+#                          DNS, SPF, sender verification), or off,on (default): each one more run per configuration
 #   BENCH_OUT              report file (default bench/results/<date>.md)
 #   BENCH_BUILD=1          configure and build build-bench first (Release)
 #   BENCH_KEEP=1           keep the temporary work directory (configs, logs)
@@ -52,6 +55,7 @@ python3 "$here/smtp_bench.py" run \
   --sizes "${BENCH_SIZES:-10240,102400}" \
   --concurrency "${BENCH_CONCURRENCY:-1,20,100}" \
   --idle "${BENCH_IDLE:-10000}" \
+  --checks "${BENCH_CHECKS:-off,on}" \
   --out "$out" \
   --command "${BENCH_COMMAND:-bash bench/run.sh}" \
   ${BENCH_KEEP:+--keep} &

@@ -13,8 +13,10 @@ stopped in a `finally` (and on SIGTERM/SIGINT/SIGHUP).
 
 import argparse
 import datetime
+import json
 import os
 import pathlib
+import re
 import resource
 import selectors
 import shutil
@@ -29,6 +31,18 @@ import time
 
 RCPT_DOMAIN = "bench.test"
 LOOPBACK = "127.0.0.1"
+# The sending side, the same for smtp-source, the latency client and both systems: the envelope sender's
+# domain has an SPF record permitting 127.0.0.0/8 and an MX; the client's PTR name is that MX, it resolves
+# back to 127.0.0.1 (forward-confirmed reverse DNS) and is also the HELO name.
+SENDER_DOMAIN = "sender.bench.test"
+SENDER = f"bench@{SENDER_DOMAIN}"
+CLIENT_NAME = f"mail.{SENDER_DOMAIN}"
+# DNS lists served by the bench's unbound (RFC 5782 §5 test points: 127.0.0.2 listed, 127.0.0.1 not).
+ALLOW_ZONE = "wl.bench.test"
+BLOCK_ZONE = "bl.bench.test"
+PROBE_IP = "127.0.0.2"
+CHECK_MODES = ("off", "on")
+SENDER_CHECKS = ("helo", "reverse_dns", "spf", "dnsbl", "sender_verify")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -105,7 +119,7 @@ def percentile(sorted_values, p):
 
 def make_message(size, seq):
     """A plain RFC 5322 message whose body is `size` bytes of 76-character lines."""
-    header = (f"From: <bench@client.test>\r\nTo: <rcpt@{RCPT_DOMAIN}>\r\nSubject: bench {seq}\r\n"
+    header = (f"From: <{SENDER}>\r\nTo: <rcpt@{RCPT_DOMAIN}>\r\nSubject: bench {seq}\r\n"
               f"Message-ID: <{seq}.{time.time_ns()}@client.test>\r\nDate: {time.strftime('%a, %d %b %Y %H:%M:%S +0000', time.gmtime())}\r\n\r\n")
     line = ("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcd" + "\r\n").encode()
     body = line * (size // len(line) + 1)
@@ -121,8 +135,9 @@ class SmtpError(Exception):
 
 
 class Conn:
-    def __init__(self, port, timeout):
-        self.sock = socket.create_connection((LOOPBACK, port), timeout=timeout)
+    def __init__(self, port, timeout, source=None):
+        self.sock = socket.create_connection((LOOPBACK, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.buf = b""
 
     def reply(self):
@@ -160,9 +175,9 @@ def one_transaction(port, message, timeout):
     c = Conn(port, timeout)
     try:
         c.expect(2)
-        c.sock.sendall(b"EHLO client.test\r\n")
+        c.sock.sendall(f"EHLO {CLIENT_NAME}\r\n".encode())
         c.expect(2)
-        c.sock.sendall(b"MAIL FROM:<bench@client.test>\r\n")
+        c.sock.sendall(f"MAIL FROM:<{SENDER}>\r\n".encode())
         c.expect(2)
         c.sock.sendall(f"RCPT TO:<rcpt@{RCPT_DOMAIN}>\r\n".encode())
         c.expect(2)
@@ -219,6 +234,149 @@ def latency_run(port, size, concurrency, count, timeout=60.0, deadline_s=600.0):
         "p50": percentile(tx, 50) * 1000, "p99": percentile(tx, 99) * 1000,
         "dot_p50": percentile(dot, 50) * 1000, "dot_p99": percentile(dot, 99) * 1000,
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# proof that the sender checks ran (checks on) or did not (checks off)
+
+ID_RE = re.compile(r"\(ID:([0-9A-Za-z]+)\)")
+
+
+def smtp_conversation(port, source, helo, size=None, timeout=30.0):
+    """One conversation from address `source`: EHLO helo, MAIL FROM SENDER, RCPT TO the bench domain, then the
+    message of `size` bytes if the RCPT was accepted and a size is given (else QUIT after RCPT).
+    Returns (the transaction ID from the last reply naming one, {step: (code, text)})."""
+    c = Conn(port, timeout, source)
+    replies, tid = {}, None
+    try:
+        def step(name, line, code_class=None):
+            nonlocal tid
+            if line is not None:
+                c.sock.sendall(line)
+            code, text = c.reply()
+            text = text.decode(errors="replace")
+            replies[name] = (code, text)
+            if ID_RE.search(text):
+                tid = ID_RE.search(text).group(1)
+            if code_class is not None and code // 100 != code_class:
+                raise SmtpError(f"{name}: {code} {text[:200]}")
+            return code
+
+        step("banner", None, 2)
+        step("ehlo", f"EHLO {helo}\r\n".encode(), 2)
+        step("mail", f"MAIL FROM:<{SENDER}>\r\n".encode(), 2)
+        if step("rcpt", f"RCPT TO:<rcpt@{RCPT_DOMAIN}>\r\n".encode()) // 100 == 2 and size is not None:
+            step("data", b"DATA\r\n", 3)
+            step("dot", make_message(size, 0) + b".\r\n")
+        try:
+            step("quit", b"QUIT\r\n")
+        except (SmtpError, OSError):
+            pass
+    finally:
+        c.close()
+    return tid, replies
+
+
+def describe_checks(row):
+    return "; ".join(f"{c['name']} {c['score']:+g}: {c['detail']}" for c in row.get("checks", [])) or "(none)"
+
+
+def checks_by_name(row):
+    found = {}
+    for c in row.get("checks", []):
+        found.setdefault(c["name"], []).append(c["detail"])
+    return found
+
+
+def benchmark_row_problems(row, checks, cached=None):
+    """What is wrong with the log row of one benchmark transaction (from 127.0.0.1 with the benchmark's HELO name
+    and sender) for this checks mode; [] when nothing. cached: whether sender_verify must have answered from its
+    cache (None: either)."""
+    bad = []
+    if row.get("disposition") != "accept":
+        bad.append(f"disposition {row.get('disposition')} ({row.get('reply')})")
+    found = checks_by_name(row)
+    errors = [f"{c['name']}: {c['detail']}" for c in row.get("checks", []) if "error" in c["detail"]]
+    if errors:
+        bad.append(f"check errors {errors}")
+    if checks == "off":
+        ran = [name for name in SENDER_CHECKS if name in found]
+        if ran:
+            bad.append(f"sender checks ran although switched off: {ran}")
+        return bad
+    expected = {"reverse_dns": f"confirmed: {CLIENT_NAME}", "spf": f"pass: {SENDER_DOMAIN} permits {LOOPBACK}",
+                "sender_verify": f"accept_all: {SENDER_DOMAIN} accepts any recipient"}
+    for name, prefix in expected.items():
+        if not any(d.startswith(prefix) for d in found.get(name, [])):
+            bad.append(f"no {name} entry \"{prefix}…\" (found {found.get(name)})")
+    if cached is not None and "sender_verify" in found:
+        from_cache = any(d.endswith("(cached)") for d in found["sender_verify"])
+        if from_cache != cached:
+            bad.append(f"sender_verify {'did not come' if cached else 'came'} from the cache: {found['sender_verify']}")
+    # helo and dnsbl report nothing for a clean client: anything here means the set-up is not the common case
+    for name in ("helo", "dnsbl"):
+        if name in found:
+            bad.append(f"unexpected {name} finding {found[name]}")
+    return bad
+
+
+def verify_checks(gh):
+    """Before any measurement, against the running gatehouse `gh`: (1) one transaction exactly like the
+    benchmark's, whose log row must show spf pass, reverse_dns confirmed and sender_verify accept_all from a
+    real callout with the checks on, and none of the sender checks with the checks off; (2) a probe from the DNS
+    lists' test point 127.0.0.2 with the HELO name "probe": with the checks on the allow list (DNSWL), the block
+    list (reject) and helo (not_fqdn) must all show, because helo and dnsbl leave no trace in the log row of a
+    clean client such as 127.0.0.1; with the checks off the RCPT must be accepted with none of them.
+    Returns a list of (what, ID, checks) for the report; raises RuntimeError on any mismatch."""
+    evidence = []
+    tid, replies = smtp_conversation(gh.port, LOOPBACK, CLIENT_NAME, 10240)
+    if tid is None or replies.get("dot", (0,))[0] != 250:
+        raise RuntimeError(f"checks {gh.checks}: sample transaction not accepted: {replies}")
+    row = gh.transaction(tid)
+    bad = benchmark_row_problems(row, gh.checks, cached=False if gh.checks == "on" else None)
+    if bad:
+        raise RuntimeError(f"checks {gh.checks}: sample transaction {tid}: {'; '.join(bad)}. Its checks: {describe_checks(row)}")
+    evidence.append(("benchmark transaction from 127.0.0.1", tid, describe_checks(row)))
+
+    tid, replies = smtp_conversation(gh.port, PROBE_IP, "probe")
+    if tid is None:
+        raise RuntimeError(f"checks {gh.checks}: probe from {PROBE_IP} got no transaction ID: {replies}")
+    row = gh.transaction(tid)
+    found = checks_by_name(row)
+    rcpt = replies.get("rcpt", (0, ""))
+    bad = []
+    if gh.checks == "on":
+        if rcpt[0] != 550 or "RBL Block" not in rcpt[1]:
+            bad.append(f"RCPT answered {rcpt}, expected 550 RBL Block")
+        dnsbl = found.get("dnsbl", [])
+        if not any(d.startswith(f"DNSWL: {ALLOW_ZONE} {PROBE_IP}") for d in dnsbl):
+            bad.append(f"no allow-list ({ALLOW_ZONE}) entry")
+        if not any(d.startswith(f"BL: {BLOCK_ZONE} {PROBE_IP}") and "reject" in d for d in dnsbl):
+            bad.append(f"no block-list ({BLOCK_ZONE}) reject")
+        if not any(d.startswith("not_fqdn:") for d in found.get("helo", [])):
+            bad.append("no helo not_fqdn finding")
+    else:
+        if rcpt[0] // 100 != 2:
+            bad.append(f"RCPT answered {rcpt}, expected 250")
+        ran = [name for name in SENDER_CHECKS if name in found]
+        if ran:
+            bad.append(f"sender checks ran although switched off: {ran}")
+    if bad:
+        raise RuntimeError(f"checks {gh.checks}: probe {tid} from {PROBE_IP}: {'; '.join(bad)}. Its checks: {describe_checks(row)}")
+    evidence.append((f"probe from {PROBE_IP}, HELO probe (RCPT: {rcpt[0]})", tid, describe_checks(row)))
+    return evidence
+
+
+def spot_check(gh, count=20):
+    """After a run: the newest `count` transactions from 127.0.0.1 (the latency client's) must look like the
+    sample (checks on: sender_verify answered from its cache). Returns (rows checked, list of problems)."""
+    rows = gh.recent(count)
+    bad = []
+    for row in rows:
+        problems = benchmark_row_problems(row, gh.checks, cached=True if gh.checks == "on" else None)
+        if problems:
+            bad.append(f"{row.get('id')}: {'; '.join(problems)}")
+    return len(rows), bad
 
 
 # ---------------------------------------------------------------------------------------------
@@ -339,6 +497,15 @@ class Procs:
         self.items.clear()
 
 
+def dns_list_zone(zone, answer):
+    """unbound lines for one DNS list zone: its SOA (so that names not listed are NXDOMAIN with an SOA, as from a
+    real list) and the RFC 5782 §5 test point 127.0.0.2; 127.0.0.1, the benchmark's client, is not listed."""
+    return (f'  local-zone: "{zone}." static\n'
+            f'  local-data: "{zone}. 3600 SOA ns.{zone}. hostmaster.{zone}. 1 3600 600 86400 300"\n'
+            f'  local-data: "2.0.0.127.{zone}. A {answer}"\n'
+            f'  local-data: \'2.0.0.127.{zone}. TXT "RFC 5782 test point"\'')
+
+
 def start_unbound(work, port, procs):
     d = work / "unbound"
     d.mkdir()
@@ -360,8 +527,14 @@ def start_unbound(work, port, procs):
   access-control: 127.0.0.0/8 allow
   local-zone: "." static
   local-zone: "127.in-addr.arpa." static
-  local-data-ptr: "127.0.0.1 localhost"
+  local-data-ptr: "127.0.0.1 {CLIENT_NAME}"
   local-data: "localhost. A 127.0.0.1"
+  local-zone: "{SENDER_DOMAIN}." static
+  local-data: "{SENDER_DOMAIN}. MX 10 {CLIENT_NAME}."
+  local-data: '{SENDER_DOMAIN}. TXT "v=spf1 ip4:127.0.0.0/8 -all"'
+  local-data: "{CLIENT_NAME}. A 127.0.0.1"
+{dns_list_zone(BLOCK_ZONE, "127.0.0.2")}
+{dns_list_zone(ALLOW_ZONE, "127.0.10.2")}
 remote-control:
   control-enable: no
 """)
@@ -417,8 +590,39 @@ class Sink:
         return c, time.monotonic() - start
 
 
-def gatehouse_config(work, port, sink_port, dns_port):
-    state = work / "gatehouse-state"
+def checks_config(checks, sink_port):
+    """The [filter] part of the gatehouse configuration for one checks mode (see bench/README.md)."""
+    if checks == "off":
+        # every sender check really off (helo, reverse_dns and spf are on by default); no DNS lists
+        return "".join(f"[filter.checks.{name}]\nenabled = false\n" for name in SENDER_CHECKS)
+    assert checks == "on", checks
+    # Block list and allow list (the allow list first only so that the probe from the test point 127.0.0.2,
+    # listed in both, shows both in its log row: the block list's reject ends the evaluation), HELO, reverse
+    # DNS with forward confirmation and SPF (on by default), and sender verification by callout to the sender
+    # domain's MX, i.e. the smtp-sink, which accepts every address: the first callout finds an accept-all
+    # server, which is cached per domain for [sender_verify] positive_ttl (default 24 h).
+    return f"""[filter.checks.helo]
+enabled = true
+[filter.checks.reverse_dns]
+enabled = true
+[filter.checks.spf]
+enabled = true
+[filter.checks.dnsbl]
+enabled = true
+[filter.checks.sender_verify]
+enabled = true
+[[dnsbl]]
+zone = "{ALLOW_ZONE}"
+result = [ {{ codes = "127.0.0.0-127.0.255.255", meaning = "DNSWL", action = -3.0 }} ]
+[[dnsbl]]
+zone = "{BLOCK_ZONE}"
+other = 1.0
+result = [ {{ codes = "127.0.0.2", meaning = "BL", action = "reject" }} ]
+"""
+
+
+def gatehouse_config(work, port, sink_port, dns_port, checks="off"):
+    state = work / f"gatehouse-{checks}-state"
     return f"""[server]
 hostname = "gw.bench.test"
 listen = ["{LOOPBACK}:{port}"]
@@ -432,11 +636,13 @@ nameservers = ["{LOOPBACK}:{dns_port}"]
 timeout = "3s"
 [delivery]
 backend_pool_size = 128
+# sender_verify's callouts go to the sender domain's MX (127.0.0.1) on this port: the smtp-sink
+outbound_port = {sink_port}
 [[domain]]
 name = "{RCPT_DOMAIN}"
 backend = "smtp:{LOOPBACK}:{sink_port}"
 recipients = "any"
-"""
+{checks_config(checks, sink_port)}"""
 
 
 def set_nofile_in_child():
@@ -444,14 +650,60 @@ def set_nofile_in_child():
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def start_gatehouse(binary, work, port, sink_port, dns_port, procs, name="gatehouse"):
-    conf = work / f"{name}.toml"
-    conf.write_text(gatehouse_config(work, port, sink_port, dns_port))
-    logf = work / f"{name}.log"
-    proc = procs.add(name, subprocess.Popen([binary, "serve", "--config", str(conf)], stdout=open(logf, "a"),
-                                            stderr=subprocess.STDOUT, cwd=work, preexec_fn=set_nofile_in_child))
-    wait_for_port(port, proc=proc)
-    return proc, logf
+class Gatehouse:
+    """One gatehouse process with one checks mode ("off" or "on"), its configuration and log."""
+
+    def __init__(self, binary, work, port, sink_port, dns_port, procs, checks="off", name=None):
+        self.binary, self.port, self.checks = binary, port, checks
+        name = name or f"gatehouse-{checks}"
+        self.conf = work / f"{name}.toml"
+        self.conf.write_text(gatehouse_config(work, port, sink_port, dns_port, checks))
+        self.log = work / f"{name}.log"
+        self.log_offset = 0
+        self.proc = procs.add(name, subprocess.Popen([binary, "serve", "--config", str(self.conf)],
+                                                     stdout=open(self.log, "a"), stderr=subprocess.STDOUT, cwd=work,
+                                                     preexec_fn=set_nofile_in_child))
+        wait_for_port(port, proc=self.proc)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def cli(self, *args, timeout=60):
+        """A gatehouse subcommand on this instance's configuration; returns (rc, stdout, stderr)."""
+        r = subprocess.run([self.binary, *args, "--config", str(self.conf)], capture_output=True, text=True,
+                           timeout=timeout, cwd=self.conf.parent)
+        return r.returncode, r.stdout, r.stderr
+
+    def transaction(self, tid, deadline_s=15.0):
+        """The log row of one transaction (`gatehouse show ID --json`), waiting for the store to write it."""
+        stop_at = time.monotonic() + deadline_s
+        while True:
+            rc, out, err = self.cli("show", tid, "--json")
+            if rc == 0:
+                return json.loads(out)
+            if time.monotonic() > stop_at:
+                raise RuntimeError(f"gatehouse show {tid} --json: rc {rc}: {err.strip()[:300]}")
+            time.sleep(0.2)
+
+    def recent(self, limit, ip=LOOPBACK):
+        rc, out, err = self.cli("log", "search", "--json", "--ip", ip, "--limit", str(limit))
+        if rc != 0:
+            raise RuntimeError(f"gatehouse log search: rc {rc}: {err.strip()[:300]}")
+        return json.loads(out)
+
+    def new_log_problems(self):
+        """Warning and error lines gatehouse logged since the last call: (count, first few)."""
+        try:
+            with open(self.log, "rb") as f:
+                f.seek(self.log_offset)
+                data = f.read()
+                self.log_offset = f.tell()
+        except OSError:
+            return 0, []
+        lines = [l for l in data.decode(errors="replace").splitlines()
+                 if re.search(r"\] (warning|error|critical): ", l)]
+        return len(lines), lines[:3]
 
 
 def stop_process(proc, timeout=20):
@@ -533,7 +785,7 @@ maillog_file_prefixes = {self.dir}
 
 def smtp_source(port, size, concurrency, count, timeout):
     argv = ["/usr/sbin/smtp-source", "-s", str(concurrency), "-m", str(count), "-l", str(size),
-            "-M", "client.test", "-f", "bench@client.test", "-t", f"rcpt@{RCPT_DOMAIN}", f"{LOOPBACK}:{port}"]
+            "-M", CLIENT_NAME, "-f", SENDER, "-t", f"rcpt@{RCPT_DOMAIN}", f"{LOOPBACK}:{port}"]
     start = time.perf_counter()
     r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
     wall = time.perf_counter() - start
@@ -591,7 +843,12 @@ def median(values):
     return statistics.median(values) if values else float("nan")
 
 
-def write_report(path, meta, results, idle, problems):
+def ratio_of(a, b):
+    return a / b if a == a and b == b and b else float("nan")
+
+
+def write_report(path, meta, results, idle, problems, evidence):
+    modes = meta["modes"]
     lines = [f"# gatehouse benchmark — {meta['date']}", ""]
     lines += [f"- command: `{meta['command']}`",
               f"- gatehouse: `{meta['binary']}` ({meta['commit']})",
@@ -599,60 +856,131 @@ def write_report(path, meta, results, idle, problems):
               f"at end {meta['load_end']}",
               f"- per run: {meta['messages']} messages with smtp-source (throughput), then {meta['latency_messages']} "
               f"with the Python client (latency); {meta['repeat']} repetitions of every configuration, "
-              "gatehouse and Postfix interleaved; figures below are medians over the repetitions "
-              "(every repetition is listed further down)",
+              "the systems interleaved (their order rotating with each repetition); figures below are medians over "
+              "the repetitions (every repetition is listed further down)",
+              f"- gatehouse configurations (`--checks {','.join(modes)}`): **checks off** = helo, reverse_dns, spf, "
+              "dnsbl and sender_verify switched off, no DNS lists; **checks on** = a DNS allow list and a block list "
+              f"({ALLOW_ZONE}, {BLOCK_ZONE}: NXDOMAIN for 127.0.0.1), HELO, reverse DNS with forward confirmation "
+              f"({CLIENT_NAME}), SPF (pass for {SENDER}) and sender verification by callout to the sender domain's MX "
+              "(the smtp-sink: accept-all, cached per domain after the first callout); every lookup goes to the "
+              "bench's unbound on 127.0.0.1. Both gatehouse processes run for the whole benchmark",
               f"- Postfix {meta['postfix_version']} as a plain relay with its default fsync behaviour; "
-              "both relay to the same smtp-sink", ""]
-    lines += ["## Throughput and latency (medians)", "",
-              "| size | conc | gatehouse msg/s | Postfix msg/s | ratio | Postfix end-to-end msg/s | "
-              "gatehouse p50 / p99 ms | Postfix p50 / p99 ms | gatehouse RSS / HWM KiB | gatehouse CPU ms/msg | machine busy % |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
+              "all relay to the same smtp-sink", ""]
+
+    def runs(system, mode, size, conc):
+        return [r for r in results if r["system"] == system and r.get("checks") == mode and r["size"] == size
+                and r["conc"] == conc]
+
     keys = []
     for r in results:
         k = (r["size"], r["conc"])
         if k not in keys:
             keys.append(k)
+    lines += ["## Throughput and latency (medians)", "",
+              "| size | conc | checks | gatehouse msg/s | Postfix msg/s | ratio | Postfix end-to-end msg/s | "
+              "gatehouse p50 / p99 ms | Postfix p50 / p99 ms | gatehouse RSS / HWM KiB | gatehouse CPU ms/msg | machine busy % |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for size, conc in keys:
-        g = [r for r in results if r["size"] == size and r["conc"] == conc and r["system"] == "gatehouse"]
-        p = [r for r in results if r["size"] == size and r["conc"] == conc and r["system"] == "postfix"]
-        g_rate = median([r["rate"] for r in g])
+        p = runs("postfix", None, size, conc)
         p_rate = median([r["rate"] for r in p])
-        ratio = g_rate / p_rate if p_rate and p_rate == p_rate and p_rate > 0 else float("nan")
-        lines.append(
-            f"| {size // 1024} KB | {conc} | {fmt_num(g_rate)} | {fmt_num(p_rate)} | **{fmt_num(ratio, 2)}×** | "
-            f"{fmt_num(median([r['e2e_rate'] for r in p]))} | "
-            f"{fmt_num(median([r['lat']['p50'] for r in g]), 1)} / {fmt_num(median([r['lat']['p99'] for r in g]), 1)} | "
-            f"{fmt_num(median([r['lat']['p50'] for r in p]), 1)} / {fmt_num(median([r['lat']['p99'] for r in p]), 1)} | "
-            f"{fmt_num(max((r.get('rss_lat') or 0) for r in g))} / {fmt_num(max((r.get('hwm_lat') or 0) for r in g))} | "
-            f"{fmt_num(median([r.get('gh_cpu_ms_per_msg') for r in g]), 2)} | "
-            f"{fmt_num(median([r['busy'] for r in g + p]))} |")
+        for mode in modes:
+            g = runs("gatehouse", mode, size, conc)
+            if not g:
+                continue
+            g_rate = median([r["rate"] for r in g])
+            lines.append(
+                f"| {size // 1024} KB | {conc} | {mode} | {fmt_num(g_rate)} | {fmt_num(p_rate)} | "
+                f"**{fmt_num(ratio_of(g_rate, p_rate), 2)}×** | "
+                f"{fmt_num(median([r['e2e_rate'] for r in p]))} | "
+                f"{fmt_num(median([r['lat']['p50'] for r in g]), 1)} / {fmt_num(median([r['lat']['p99'] for r in g]), 1)} | "
+                f"{fmt_num(median([r['lat']['p50'] for r in p]), 1)} / {fmt_num(median([r['lat']['p99'] for r in p]), 1)} | "
+                f"{fmt_num(max((r.get('rss_lat') or 0) for r in g))} / {fmt_num(max((r.get('hwm_lat') or 0) for r in g))} | "
+                f"{fmt_num(median([r.get('gh_cpu_ms_per_msg') for r in g]), 2)} | "
+                f"{fmt_num(median([r['busy'] for r in g + p]))} |")
     lines += ["", "ratio = gatehouse msg/s ÷ Postfix msg/s, both counted as messages acknowledged (250 after DATA) "
               "to smtp-source per second of smtp-source's wall time. \"Postfix end-to-end\" also counts the time "
               "until the last message reached the sink (Postfix relays after acknowledging; gatehouse relays before). "
-              "Latency: Python client, one transaction per connection, connect → 250 after the final dot.", ""]
+              "Latency: Python client, one transaction per connection, connect → 250 after the final dot. "
+              "Target (issue 2): checks off ≥ 3× Postfix at concurrency 20 with 10 KB messages.", ""]
+
+    if "on" in modes:
+        lines += ["## Sender checks on vs off vs Postfix (medians)", "",
+                  "| size | conc | msg/s off | msg/s on | msg/s Postfix | **on ÷ off** | **on ÷ Postfix** | "
+                  "on ÷ Postfix per repetition | p99 ms off | p99 ms on | p99 ms Postfix | p99 on ÷ off | "
+                  "p99 on ÷ Postfix | CPU ms/msg off / on |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        target_lines = []
+        for size, conc in keys:
+            off, on, p = runs("gatehouse", "off", size, conc), runs("gatehouse", "on", size, conc), runs("postfix", None, size, conc)
+            r_off, r_on, r_p = (median([r["rate"] for r in x]) for x in (off, on, p))
+            q_off, q_on, q_p = (median([r["lat"]["p99"] for r in x]) for x in (off, on, p))
+            per_rep = []
+            for r in on:
+                same = [x for x in p if x["rep"] == r["rep"]]
+                if same:
+                    per_rep.append(f"{ratio_of(r['rate'], same[0]['rate']):.2f}")
+            lines.append(
+                f"| {size // 1024} KB | {conc} | {fmt_num(r_off)} | {fmt_num(r_on)} | {fmt_num(r_p)} | "
+                f"**{fmt_num(ratio_of(r_on, r_off), 2)}×** | **{fmt_num(ratio_of(r_on, r_p), 2)}×** | "
+                f"{', '.join(per_rep) or '–'} | {fmt_num(q_off, 1)} | {fmt_num(q_on, 1)} | {fmt_num(q_p, 1)} | "
+                f"{fmt_num(ratio_of(q_on, q_off), 2)}× | {fmt_num(ratio_of(q_on, q_p), 2)}× | "
+                f"{fmt_num(median([r.get('gh_cpu_ms_per_msg') for r in off]), 2)} / "
+                f"{fmt_num(median([r.get('gh_cpu_ms_per_msg') for r in on]), 2)} |")
+            if size == 10240 and conc == 20:
+                ratio = ratio_of(r_on, r_p)
+                target_lines.append(f"- **Target** (checks on ≥ 2.5× Postfix's msg/s, 10 KB, concurrency 20): "
+                                    f"{fmt_num(ratio, 2)}× — {'met' if ratio == ratio and ratio >= 2.5 else 'NOT met'} "
+                                    f"(per repetition: {', '.join(per_rep) or '–'})")
+        lines += ["", "msg/s: smtp-source, as above; p99: the Python client's transaction time (connect → 250 after "
+                  "the final dot). \"on ÷ off\" < 1 is what the checks cost in throughput; \"p99 on ÷ off\" > 1 what "
+                  "they add to the slowest transactions. \"per repetition\" divides runs made one after the other.", ""]
+        lines += target_lines + ([""] if target_lines else [])
+
+    if evidence:
+        lines += ["## Checks verified", "",
+                  "Before any measurement each gatehouse got one transaction exactly like the benchmark's and a probe "
+                  f"from the DNS lists' test point {PROBE_IP} (HELO `probe`), and the driver asserted their log rows "
+                  "(`gatehouse show ID --json`): with the checks on, spf pass, reverse_dns confirmed and sender_verify "
+                  "accept_all (a real callout) for the benchmark's client, and the allow list, the block list and helo "
+                  "for the probe (helo and dnsbl leave nothing in the log row of a clean client); with the checks off, "
+                  "none of the sender checks. After every gatehouse run the newest 20 transactions from 127.0.0.1 were "
+                  "checked the same way (checks on: sender_verify answered from its cache) — column \"checks "
+                  "verified\" in \"Every run\".", "",
+                  "| checks | transaction | ID | checks in its log row |", "|---|---|---|---|"]
+        for mode, items in evidence.items():
+            for what, tid, checks in items:
+                lines.append(f"| {mode} | {what} | {tid} | {checks.replace('|', '/')} |")
+        lines.append("")
+
     if idle:
         lines += ["## Idle connections", "",
-                  "| connections | banners read | still open | RSS before KiB | RSS with connections KiB | "
+                  "| checks | connections | banners read | still open | RSS before KiB | RSS with connections KiB | "
                   "KiB per connection | RSS after closing KiB | target |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  "|---|---|---|---|---|---|---|---|---|"]
         for i in idle:
             ok = i["kib_per_conn"] <= 32 if i["kib_per_conn"] == i["kib_per_conn"] else False
-            lines.append(f"| {i['requested']:,} | {i['bannered']:,} | {i['alive']:,} | {fmt_num(i['rss_before'])} | "
+            lines.append(f"| {i.get('checks', '')} | {i['requested']:,} | {i['bannered']:,} | {i['alive']:,} | "
+                         f"{fmt_num(i['rss_before'])} | "
                          f"{fmt_num(i['rss_during'])} | **{fmt_num(i['kib_per_conn'], 1)}** | "
                          f"{fmt_num(i['rss_after_close'])} | ≤ 32 KiB: {'met' if ok else 'NOT met'} |")
         lines.append("")
     lines += ["## Every run", "",
-              "| # | system | size | conc | smtp-source msg/s | wall s | delivered | drain s | latency msg/s | "
-              "p50 ms | p99 ms | dot→250 p50 / p99 ms | latency errors | RSS KiB | busy % |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "| # | system | checks | size | conc | smtp-source msg/s | wall s | delivered | drain s | latency msg/s | "
+              "p50 ms | p99 ms | dot→250 p50 / p99 ms | latency errors | RSS KiB | gatehouse warnings | "
+              "checks verified | busy % |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         lat = r["lat"]
+        gh = r["system"] == "gatehouse"
         lines.append(
-            f"| {r['rep']} | {r['system']} | {r['size'] // 1024} KB | {r['conc']} | {fmt_num(r['rate'])} | "
+            f"| {r['rep']} | {r['system']} | {r.get('checks') or '–'} | {r['size'] // 1024} KB | {r['conc']} | "
+            f"{fmt_num(r['rate'])} | "
             f"{fmt_num(r['wall'], 2)} | {r['delivered']}/{meta['messages']} | {fmt_num(r['drain'], 2)} | "
             f"{fmt_num(lat['rate'])} | {fmt_num(lat['p50'], 1)} | {fmt_num(lat['p99'], 1)} | "
             f"{fmt_num(lat['dot_p50'], 1)} / {fmt_num(lat['dot_p99'], 1)} | {lat['errors']} | "
-            f"{fmt_num(r.get('rss_lat'))} | {fmt_num(r['busy'])} |")
+            f"{fmt_num(r.get('rss_lat'))} | {r.get('warnings', 0) if gh else '–'} | "
+            f"{(str(r['spot_rows'] - r['spot_bad']) + '/' + str(r['spot_rows'])) if gh else '–'} | "
+            f"{fmt_num(r['busy'])} |")
     lines.append("")
     if problems:
         lines += ["## Problems", ""] + [f"- {p}" for p in problems] + [""]
@@ -673,6 +1001,9 @@ def cmd_run(args):
         sys.exit("the private Postfix instance needs root (postfix -c DIR start)")
     sizes = [int(s) for s in args.sizes.split(",")]
     concs = [int(c) for c in args.concurrency.split(",")]
+    modes = [m.strip() for m in args.checks.split(",") if m.strip()]
+    if not modes or any(m not in CHECK_MODES for m in modes) or len(set(modes)) != len(modes):
+        sys.exit(f"--checks / BENCH_CHECKS: a list of {', '.join(CHECK_MODES)}, got {args.checks!r}")
     out = pathlib.Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     work = pathlib.Path(tempfile.mkdtemp(prefix="gatehouse-bench-", dir=args.workdir))
@@ -686,67 +1017,100 @@ def cmd_run(args):
         signal.signal(s, on_signal)
     meta = {"date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "binary": binary,
             "command": args.command or " ".join(sys.argv), "messages": args.messages,
-            "latency_messages": args.latency_messages, "repeat": args.repeat, "cpus": os.cpu_count(),
+            "latency_messages": args.latency_messages, "repeat": args.repeat, "cpus": os.cpu_count(), "modes": modes,
             "kernel": os.uname().release, "load_start": loadavg()}
     try:
         meta["commit"] = subprocess.run(["git", "-C", os.path.dirname(os.path.abspath(__file__)), "describe", "--always",
                                          "--dirty"], capture_output=True, text=True, timeout=10).stdout.strip()
     except Exception:
         meta["commit"] = "?"
-    meta["postfix_version"] = subprocess.run(["postconf", "-h", "mail_version"], capture_output=True, text=True,
+    meta["postfix_version"] = subprocess.run(["postconf", "-d", "-h", "mail_version"], capture_output=True, text=True,
                                              timeout=10).stdout.strip()
-    results, idle, problems = [], [], []
+    results, idle, problems, evidence = [], [], [], {}
     log(f"work directory {work}, load {meta['load_start']}")
     try:
-        dns_port, sink_port, gh_port, pf_port = free_port(), free_port(), free_port(), free_port()
+        dns_port, sink_port, pf_port = free_port(), free_port(), free_port()
         start_unbound(work, dns_port, procs)
         sink = Sink(work, sink_port, procs)
-        gh, gh_log = start_gatehouse(binary, work, gh_port, sink_port, dns_port, procs)
+        ghs = {}   # checks mode -> Gatehouse (all running for the whole benchmark)
+        for mode in modes:
+            ghs[mode] = Gatehouse(binary, work, free_port(), sink_port, dns_port, procs, checks=mode)
         pf = Postfix(work, pf_port, sink_port, procs)
+        # Before anything else (sender_verify's cache is still empty): prove that the checks run, or do not.
+        for mode, gh in ghs.items():
+            evidence[mode] = verify_checks(gh)
+            log(f"checks {mode} verified: " + " | ".join(f"{what} {tid}: {checks}" for what, tid, checks in evidence[mode]))
+            gh.new_log_problems()   # the probe's messages are not problems
         # warm-up: a few messages through each, not measured
-        for port in (gh_port, pf_port):
+        for port in [gh.port for gh in ghs.values()] + [pf_port]:
             smtp_source(port, 1024, 2, 20, 60)
-        sink.wait_for(40, 20)
-        log(f"started: gatehouse pid {gh.pid} RSS {proc_status(gh.pid)}")
+        sink.wait_for(20 * (len(ghs) + 1), 20)
+        for mode, gh in ghs.items():
+            log(f"started: gatehouse (checks {mode}) pid {gh.pid} RSS {proc_status(gh.pid)}")
+        # the order of the systems rotates with each repetition, so that none is always measured first
+        targets = [("gatehouse", mode) for mode in modes] + [("postfix", None)]
         for rep in range(1, args.repeat + 1):
+            shift = (rep - 1) % len(targets)
+            order = targets[shift:] + targets[:shift]
             for size in sizes:
                 for conc in concs:
-                    for system, port in (("gatehouse", gh_port), ("postfix", pf_port)):
-                        if gh.poll() is not None:
-                            problems.append(f"gatehouse exited with {gh.returncode} before run {rep}/{system}/"
-                                            f"{size}/{conc}; log tail:\n```\n{tail(gh_log)}\n```")
-                            raise RuntimeError("gatehouse died")
-                        r = measure(port, args, sink, size, conc, gh.pid if system == "gatehouse" else None)
-                        r.update(system=system, size=size, conc=conc, rep=rep)
+                    for system, mode in order:
+                        for m, g in ghs.items():
+                            if g.proc.poll() is not None:
+                                problems.append(f"gatehouse (checks {m}) exited with {g.proc.returncode} before run "
+                                                f"{rep}/{system}/{mode}/{size}/{conc}; log tail:\n```\n{tail(g.log)}\n```")
+                                raise RuntimeError(f"gatehouse (checks {m}) died")
+                        gh = ghs.get(mode)
+                        port = gh.port if gh else pf_port
+                        label = f"{system} {mode}" if gh else system
+                        r = measure(port, args, sink, size, conc, gh.pid if gh else None)
+                        r.update(system=system, checks=mode, size=size, conc=conc, rep=rep)
+                        if gh:
+                            r["warnings"], sample = gh.new_log_problems()
+                            if r["warnings"]:
+                                problems.append(f"rep {rep} {label} {size} B c={conc}: gatehouse logged {r['warnings']} "
+                                                f"warning/error lines, e.g.\n```\n" + "\n".join(sample) + "\n```")
+                            r["spot_rows"], spot = spot_check(gh)
+                            r["spot_bad"] = len(spot)
+                            if spot:
+                                problems.append(f"rep {rep} {label} {size} B c={conc}: {len(spot)} of the last "
+                                                f"{r['spot_rows']} transactions do not show the expected checks: "
+                                                + " | ".join(spot[:3]))
                         results.append(r)
-                        log(f"rep {rep} {system:9} {size // 1024:3} KB c={conc:3}: {r['rate']:8.0f} msg/s "
+                        log(f"rep {rep} {label:12} {size // 1024:3} KB c={conc:3}: {r['rate']:8.0f} msg/s "
                             f"(wall {r['wall']:.2f}s, delivered {r['delivered']}, drain {r['drain']:.2f}s) "
                             f"p50 {r['lat']['p50']:.1f} p99 {r['lat']['p99']:.1f} ms, busy {r['busy']:.0f}% "
-                            + (f"RSS {r.get('rss_lat')} KiB" if system == "gatehouse" else ""))
+                            + (f"RSS {r.get('rss_lat')} KiB, warnings {r['warnings']}, checks verified "
+                               f"{r['spot_rows'] - r['spot_bad']}/{r['spot_rows']}" if gh else ""))
                         if r["source_rc"] != 0:
-                            problems.append(f"rep {rep} {system} {size} B c={conc}: smtp-source exited "
+                            problems.append(f"rep {rep} {label} {size} B c={conc}: smtp-source exited "
                                             f"{r['source_rc']}: {r['source_out']}")
                         if r["delivered"] != args.messages:
-                            problems.append(f"rep {rep} {system} {size} B c={conc}: sink received {r['delivered']} "
+                            problems.append(f"rep {rep} {label} {size} B c={conc}: sink received {r['delivered']} "
                                             f"of {args.messages} within {args.drain_timeout}s")
                         if r["lat"]["errors"] or r["lat_delivered"] != r["lat"]["ok"]:
-                            problems.append(f"rep {rep} {system} {size} B c={conc}: latency client {r['lat']['errors']} "
+                            problems.append(f"rep {rep} {label} {size} B c={conc}: latency client {r['lat']['errors']} "
                                             f"errors {r['lat']['error_sample']}, sink {r['lat_delivered']} of "
                                             f"{r['lat']['ok']}")
         # idle connections: a fresh gatehouse so that "before" is a cold process
         if args.idle:
-            stop_process(gh)
-            gh, gh_log = start_gatehouse(binary, work, gh_port, sink_port, dns_port, procs, name="gatehouse-idle")
-            smtp_source(gh_port, 10240, 2, 20, 60)  # one warm-up so lazily allocated state exists
+            mode = modes[0]
+            port = ghs[mode].port
+            for g in ghs.values():
+                stop_process(g.proc)   # the other instance too: its memory is not what is measured
+            sink.clear()
+            gh = Gatehouse(binary, work, port, sink_port, dns_port, procs, checks=mode, name=f"gatehouse-{mode}-idle")
+            smtp_source(port, 10240, 2, 20, 60)  # one warm-up so lazily allocated state exists
             sink.wait_for(20, 20)
-            r = idle_run(gh_port, args.idle, gh.pid, deadline_s=args.run_timeout)
+            r = idle_run(port, args.idle, gh.pid, deadline_s=args.run_timeout)
+            r["checks"] = mode
             idle.append(r)
             log(f"idle: {r}")
             if r["bannered"] != args.idle or r["alive"] != r["bannered"]:
                 problems.append(f"idle test: {r['bannered']} banners, {r['alive']} still open of {args.idle}; "
-                                f"log tail:\n```\n{tail(gh_log)}\n```")
-            if gh.poll() is not None:
-                problems.append(f"gatehouse exited with {gh.returncode} during the idle test")
+                                f"log tail:\n```\n{tail(gh.log)}\n```")
+            if gh.proc.poll() is not None:
+                problems.append(f"gatehouse exited with {gh.proc.returncode} during the idle test")
     except KeyboardInterrupt as e:
         problems.append(f"interrupted: {e}")
         log(f"interrupted: {e}")
@@ -756,8 +1120,8 @@ def cmd_run(args):
     finally:
         procs.stop_all()
         meta["load_end"] = loadavg()
-        if results or idle:
-            write_report(out, meta, results, idle, problems)
+        if results or idle or problems:
+            write_report(out, meta, results, idle, problems, evidence)
             log(f"report: {out}")
         if args.keep:
             log(f"kept work directory {work}")
@@ -785,6 +1149,9 @@ def main():
     r.add_argument("--sizes", default="10240,102400")
     r.add_argument("--concurrency", default="1,20,100")
     r.add_argument("--repeat", type=int, default=3)
+    r.add_argument("--checks", default="off,on",
+                   help="gatehouse configurations: off (sender checks switched off), on (block/allow list, HELO, "
+                        "reverse DNS, SPF, sender verification), or both")
     r.add_argument("--idle", type=int, default=10000, help="idle connections (0: skip)")
     r.add_argument("--run-timeout", type=float, default=180.0, help="limit for one smtp-source or latency run")
     r.add_argument("--drain-timeout", type=float, default=60.0, help="limit for the sink to receive a run's mail")
