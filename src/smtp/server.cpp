@@ -1,5 +1,7 @@
 // The SMTP listener and connection driver. See server.hpp. Timeouts follow RFC 5321 §4.5.3.2;
-// the connection limits answer 421 4.7.0 (§4.2.3, RFC 3463 §3.8); STARTTLS follows RFC 3207.
+// the connection limits answer 421 4.7.0 and blocked clients 421 4.7.1 (§3.8, §4.2.3, RFC 3463
+// §3.8); the greeting pause follows §4.3.1 (the client waits for the greeting); STARTTLS follows
+// RFC 3207.
 #include "smtp/server.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -134,7 +136,31 @@ void Server::release(const std::string& ip) {
   --active_;
 }
 
+std::string Server::screen(const std::string& ip, const Config& config) {
+  if (auto block = gateway_.reputation().blocked(ip)) {
+    auto left = std::chrono::duration_cast<std::chrono::seconds>(block->until - engine::Reputation::Clock::now());
+    spdlog::info("client={} refused: blocked ({}) for {}s more", ip, block->reason, std::max<long long>(left.count(), 0));
+    return fmt::format("421 4.7.1 {} Service not available: client [{}] blocked: {}, closing connection\r\n",
+                       config.hostname, ip, block->reason);
+  }
+  const std::size_t limit = config.abuse.max_connections_per_minute;
+  if (limit > 0) {
+    std::size_t count = gateway_.reputation().count_connection(ip);
+    if (count > limit) {
+      spdlog::info("client={} refused: {} connections in the last minute (limit {})", ip, count, limit);
+      return fmt::format("421 4.7.0 {} Error: too many connections per minute from [{}], try again later\r\n",
+                         config.hostname, ip);
+    }
+  }
+  return {};
+}
+
 namespace {
+// A client that has shown abuse gets its replies late (tarpitting).
+bool suspicious(const checks::ConnectionState& state) {
+  return state.early_talker || state.unoffered_pipelining || state.errors >= 3 || state.unknown_recipients > 0;
+}
+
 std::string normalize_ip(const asio::ip::address& address) {
   if (address.is_v6() && address.to_v6().is_v4_mapped())
     return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).to_string();
@@ -144,6 +170,7 @@ std::string normalize_ip(const asio::ip::address& address) {
 
 asio::awaitable<void> Server::serve(tcp::socket socket, ListenerConfig listener) {
   auto executor = co_await asio::this_coro::executor;
+  const auto connected_at = std::chrono::steady_clock::now();
   auto config = gateway_.config();
   error_code ec;
   auto remote = socket.remote_endpoint(ec);
@@ -198,8 +225,11 @@ asio::awaitable<void> Server::serve(tcp::socket socket, ListenerConfig listener)
     }
   }
 
+  // Trusted networks (our own hosts) are exempt from every abuse measure.
+  const bool trusted = gateway_.domains()->trusted(client.ip);
   std::string refusal;
-  if (stopping_ || !admit(client.ip, refusal)) {
+  if (!stopping_ && !trusted) refusal = screen(client.ip, *config);
+  if (!refusal.empty() || stopping_ || !admit(client.ip, refusal)) {
     if (refusal.empty()) refusal = fmt::format("421 4.3.2 {} Service shutting down\r\n", config->hostname);
     spdlog::info("connection from {} refused: {}", client.ip, refusal.substr(0, refusal.size() - 2));
     co_await write_all(refusal);
@@ -231,11 +261,55 @@ asio::awaitable<void> Server::serve(tcp::socket socket, ListenerConfig listener)
       client.ptr_error = std::string(dns::to_string(names.status));
   }
 
+  // Early talkers (RFC 5321 §4.3.1: the client waits for the greeting; postscreen's pregreet
+  // test): an untrusted client's greeting waits pregreet_pause, counted from the connection,
+  // reading meanwhile. Whatever arrives before the greeting (the PROXY header's leftovers too)
+  // marks the client; it is kept and answered after the greeting, so the session goes on and the
+  // protocol check refuses at RCPT. Without a pause a non-blocking look (FIONREAD) right before
+  // the greeting still notices bytes already there, at no cost.
+  bool early_talker = false;
+  if (!trusted) {
+    const auto pause = config->abuse.pregreet_pause;
+    if (pause.count() > 0) {
+      // Waiting for readability (not reading) races the deadline, so nothing read can be lost
+      // when the timer wins; the bytes are then read without blocking.
+      const auto deadline = connected_at + pause;
+      char pregreet[1024];
+      error_code nbec;
+      socket.non_blocking(true, nbec);
+      while (early_bytes.size() < 65536) {
+        auto now = std::chrono::steady_clock::now();
+        if (now >= deadline) break;
+        auto ready = co_await with_timeout(socket.async_wait(tcp::socket::wait_read, use_nothrow), deadline - now);
+        if (!ready) break;  // the pause is over
+        error_code rec = std::get<0>(*ready);
+        std::size_t n = 0;
+        if (!rec) n = socket.read_some(asio::buffer(pregreet), rec);
+        if (rec == asio::error::would_block || rec == asio::error::try_again) continue;
+        if (rec) {
+          spdlog::info("client={} disconnected before the greeting ({} bytes sent before it)", client.ip,
+                       early_bytes.size());
+          co_return;
+        }
+        early_bytes.append(pregreet, n);
+      }
+      socket.non_blocking(false, nbec);
+    }
+    error_code available_ec;
+    std::size_t waiting = socket.available(available_ec);
+    if (available_ec) waiting = 0;
+    if (!early_bytes.empty() || waiting > 0) {
+      early_talker = true;
+      spdlog::info("client={} early talker: {} bytes before the greeting", client.ip, early_bytes.size() + waiting);
+    }
+  }
+
   SessionSettings settings;
   settings.hostname = config->hostname;
   settings.max_message_size = config->max_message_size;
   settings.max_recipients = config->max_recipients;
   settings.max_errors = config->max_errors;
+  settings.max_rsets = trusted ? 0 : config->abuse.max_rsets;
   {
     std::lock_guard lock(mutex_);
     settings.offer_starttls = tls_ && listener.starttls != TlsPolicy::off;
@@ -243,6 +317,20 @@ asio::awaitable<void> Server::serve(tcp::socket socket, ListenerConfig listener)
   settings.require_tls = listener.starttls == TlsPolicy::required;
   Session session(settings);
   engine::ConnectionHandler handler(gateway_, client);
+  handler.state().early_talker = early_talker;
+  // What the session noticed, copied where the checks read it.
+  auto note_abuse = [&] {
+    auto& state = handler.state();
+    state.errors = session.errors();
+    state.rsets = session.rsets();
+    if (session.unoffered_pipelining() && !state.unoffered_pipelining && !trusted) {
+      state.unoffered_pipelining = true;
+      spdlog::info("client={} helo=\"{}\" pipelined commands without PIPELINING being offered", client.ip,
+                   session.helo_name());
+    }
+  };
+  const auto tarpit_delay = std::min<std::chrono::steady_clock::duration>(config->abuse.tarpit_delay,
+                                                                          config->command_timeout / 2);
   session.greet(Reply{220, "", fmt::format("{} {}", config->hostname, config->banner)});
   if (!early_bytes.empty()) session.receive(early_bytes);
   if (*shutting_down || stopping_) session.shutdown();
@@ -250,7 +338,19 @@ asio::awaitable<void> Server::serve(tcp::socket socket, ListenerConfig listener)
   std::string buffer(4096, '\0');
   bool connected = true;
   while (true) {
+    note_abuse();
     if (session.has_output()) {
+      // Tarpit: a client that has shown abuse waits for each reply (not for the last one, so
+      // that closing frees the connection at once). Slices of a second notice a shutdown.
+      if (tarpit_delay.count() > 0 && !trusted && !session.closing() && suspicious(handler.state())) {
+        auto until = std::chrono::steady_clock::now() + tarpit_delay;
+        while (!*shutting_down) {
+          auto now = std::chrono::steady_clock::now();
+          if (now >= until) break;
+          asio::steady_timer timer(executor, std::min<std::chrono::steady_clock::duration>(until - now, std::chrono::seconds(1)));
+          co_await timer.async_wait(use_nothrow);
+        }
+      }
       // (Results of co_await are named first: g++ 12 mishandles co_await inside larger expressions.)
       std::string output = session.take_output();
       bool written = co_await write_all(std::move(output));
@@ -264,8 +364,17 @@ asio::awaitable<void> Server::serve(tcp::socket socket, ListenerConfig listener)
         Reply reply = co_await handler.on_helo(*helo);
         session.resolve(reply);
       } else if (auto* mail = std::get_if<MailEvent>(&*pending)) {
-        Reply reply = co_await handler.on_mail(*mail);
-        session.resolve(reply);
+        // Messages per minute and client IP, counted at MAIL (whether accepted or not).
+        const std::size_t limit = config->abuse.max_messages_per_minute;
+        std::size_t count = 0;
+        if (!trusted && limit > 0) count = gateway_.reputation().count_message(client.ip);
+        if (count > limit) {
+          spdlog::info("client={} MAIL refused: {} messages in the last minute (limit {})", client.ip, count, limit);
+          session.resolve(Reply{451, "4.7.1", "Too many messages, slow down"});
+        } else {
+          Reply reply = co_await handler.on_mail(*mail);
+          session.resolve(reply);
+        }
       } else if (auto* rcpt = std::get_if<RcptEvent>(&*pending)) {
         Reply reply = co_await handler.on_rcpt(*rcpt);
         session.resolve(reply);
@@ -337,6 +446,9 @@ asio::awaitable<void> Server::serve(tcp::socket socket, ListenerConfig listener)
   }
   if (session.pending() && std::holds_alternative<ResetEvent>(*session.pending())) co_await handler.on_reset();
   else if (session.in_transaction() || !connected) co_await handler.on_reset();
+  note_abuse();
+  if (session.too_many_rsets())
+    spdlog::info("client={} helo=\"{}\" closed: too many RSET commands ({})", client.ip, session.helo_name(), session.rsets());
   if (session.errors() > 0)  // bad input is answered, and logged once per connection
     spdlog::info("client={} helo=\"{}\" protocol_errors={} closed={}", client.ip, session.helo_name(), session.errors(),
                  session.errors() >= config->max_errors ? "too many errors" : "normally");

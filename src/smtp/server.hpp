@@ -2,6 +2,12 @@
 // limits, reads an optional PROXY protocol header, performs STARTTLS (RFC 3207) and feeds the
 // sans-I/O Session, handing its events to the gateway. Asio C++20 coroutines; each connection runs
 // on its own strand, the io_context on one thread per core.
+//
+// It is also the first line against protocol abuse ([abuse] in the configuration; clients in
+// trusted_networks are exempt): blocked IPs and per-IP connection rates are refused at connect,
+// the greeting waits pregreet_pause and notes early talkers (RFC 5321 §4.3.1), the session's
+// findings (unoffered pipelining, RSETs, errors) are copied into the connection state the checks
+// read, MAIL is rate limited per IP, and replies to clients that showed abuse are tarpitted.
 #pragma once
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -41,6 +47,9 @@ class Server {
   boost::asio::awaitable<void> accept_loop(Listener& listener);
   boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket, ListenerConfig listener);
   bool admit(const std::string& ip, std::string& refusal);
+  // The refusal (421 reply) for an untrusted client that is blocked or over its connection rate,
+  // or "" to go on. Counts the connection.
+  std::string screen(const std::string& ip, const Config& config);
   void release(const std::string& ip);
 
   boost::asio::io_context& io_;

@@ -1,5 +1,6 @@
 // The SMTP server session state machine. See session.hpp; replies follow RFC 5321 §4.2.2–4.2.3
-// and the enhanced codes of RFC 3463.
+// and the enhanced codes of RFC 3463; 421 closes the session (RFC 5321 §3.8); pipelining is
+// judged against what was offered (RFC 2920 §3.1).
 #include "smtp/session.hpp"
 
 #include <charconv>
@@ -88,7 +89,7 @@ void Session::tls_established() {
 
 std::string Session::ehlo_text() const {
   std::string text = settings_.hostname;
-  text += "\nPIPELINING";
+  if (settings_.offer_pipelining) text += "\nPIPELINING";
   text += fmt::format("\nSIZE {}", settings_.max_message_size);
   if (settings_.offer_starttls && !tls_) text += "\nSTARTTLS";
   text += "\nENHANCEDSTATUSCODES\n8BITMIME\nCHUNKING\nSMTPUTF8";
@@ -119,6 +120,7 @@ void Session::resolve(const Reply& reply) {
   } else if (std::holds_alternative<MessageEvent>(event)) {
     send(reply);
     reset_transaction(false);
+    rsets_since_message_ = 0;
     if (shutting_down_) {
       send(421, "4.3.2", fmt::format("{} Service shutting down, try again later", settings_.hostname));
       closing_ = true;
@@ -172,6 +174,7 @@ void Session::run() {
         }
         std::string_view line = avail.substr(0, nl);
         input_pos_ += nl + 1;
+        line_followed_ = input_pos_ < input_.size();
         if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
         if (line.size() > settings_.max_command_line)
           error(500, "5.5.2", "Error: line too long");
@@ -231,6 +234,12 @@ void Session::handle_line(std::string_view line) {
 
 void Session::handle_command(const Command& cmd) {
   const bool has_arg = !cmd.argument.empty();
+  // RFC 2920 §3.1: without PIPELINING the client waits for each reply before the next command.
+  // Input already buffered behind a command was sent before its reply. (Nothing needs to follow
+  // QUIT; a pipelined EHLO is forgiven, see session.hpp.)
+  if (line_followed_ && cmd.verb != Verb::quit && cmd.verb != Verb::ehlo &&
+      (cmd.verb == Verb::helo || (!helo_name_.empty() && (!esmtp_ || !settings_.offer_pipelining))))
+    unoffered_pipelining_ = true;
   switch (cmd.verb) {
     case Verb::helo:
     case Verb::ehlo: {
@@ -307,7 +316,15 @@ void Session::handle_command(const Command& cmd) {
     }
     case Verb::rset:
       if (has_arg) return error(501, "5.5.4", "Syntax: RSET");
-      send(250, "2.0.0", "Ok");
+      ++rsets_;
+      if (++rsets_since_message_ > settings_.max_rsets && settings_.max_rsets > 0) {
+        // A client looping on RSET (probing addresses, or holding the connection) sends no mail.
+        send(421, "4.7.0", fmt::format("{} Too many RSET commands, closing connection", settings_.hostname));
+        closing_ = true;
+        too_many_rsets_ = true;
+      } else {
+        send(250, "2.0.0", "Ok");
+      }
       reset_transaction(true);
       return;
     case Verb::noop:

@@ -5,6 +5,12 @@
 // decision (MAIL, RCPT, end of message, STARTTLS, …) pauses the session: pipelined input stays
 // buffered until the host calls resolve() with the reply. No sockets, no clocks: the network
 // layer, tests and fuzzers drive it alike.
+//
+// It also notes protocol abuse for the anti-spam checks: commands pipelined where PIPELINING was
+// not offered (RFC 2920 §3.1: after HELO, or after an EHLO reply without it), the number of RSET
+// commands (more than max_rsets with no message in between: 421 and close) and of protocol errors
+// (max_errors: 421 and close).
+// A 421 reply from the host closes the session (RFC 5321 §3.8).
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -25,6 +31,10 @@ struct SessionSettings {
   std::size_t max_recipients = 100;
   std::size_t max_command_line = 2048;   // §4.5.3.1.4 allows 512 + extension parameters
   std::size_t max_errors = 20;
+  // RSET commands before 421, counted since the last message (a client reusing its connection,
+  // as Postfix does, sends RSET before each message); 0 = unlimited.
+  std::size_t max_rsets = 0;
+  bool offer_pipelining = true;          // advertise PIPELINING (RFC 2920) in the EHLO reply
   bool offer_starttls = false;
   bool require_tls = false;              // MAIL refused until STARTTLS (RFC 3207 §4)
 };
@@ -57,7 +67,8 @@ class Session {
   const std::optional<Event>& pending() const { return pending_; }
   std::optional<Event>& pending() { return pending_; }
   // Answers the pending event. For HELO/MAIL/RCPT/message the reply is sent to the client (a
-  // positive MAIL/RCPT reply also updates the transaction). ResetEvent ignores the reply.
+  // positive MAIL/RCPT reply also updates the transaction). ResetEvent ignores the reply. A 421
+  // reply closes the session once it is sent; input still buffered is not answered.
   void resolve(const Reply& reply);
   // STARTTLS completed: the session starts over (RFC 3207 §4.2) with TLS on.
   void tls_established();
@@ -85,6 +96,13 @@ class Session {
   const std::vector<RcptArgument>& recipients() const { return recipients_; }
 
   std::size_t errors() const { return errors_; }
+  std::size_t rsets() const { return rsets_; }   // on the whole connection
+  bool too_many_rsets() const { return too_many_rsets_; }   // closed for exceeding max_rsets
+  // The client sent a further command in the same input as a command it had to wait on, where
+  // PIPELINING was not offered: after HELO (a HELO command itself included), or after EHLO when
+  // the reply did not advertise it. A pipelined EHLO is not counted: a client may remember from an
+  // earlier visit that we offer PIPELINING. Sticky for the connection.
+  bool unoffered_pipelining() const { return unoffered_pipelining_; }
 
  private:
   enum class Mode { command, data, bdat, discard_line };
@@ -116,6 +134,11 @@ class Session {
   std::optional<MailArgument> mail_;
   std::vector<RcptArgument> recipients_;
   std::size_t errors_ = 0;
+  std::size_t rsets_ = 0;
+  std::size_t rsets_since_message_ = 0;
+  bool too_many_rsets_ = false;
+  bool unoffered_pipelining_ = false;
+  bool line_followed_ = false;           // more input was buffered behind the command being handled
 
   // DATA
   std::optional<DataReader> data_;

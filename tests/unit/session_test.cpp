@@ -1,7 +1,8 @@
 // Tests of the sans-I/O SMTP server session (src/smtp/session.hpp): greeting, EHLO/HELO,
-// sequencing (RFC 5321 §4.3.2), syntax errors, limits, PIPELINING, DATA and its framing (SMTP
-// smuggling), BDAT/CHUNKING, RSET/QUIT and the small commands, STARTTLS (RFC 3207 §4.2 input
-// discarding), timeouts and shutdown. Every test drives the session as the network layer does:
+// sequencing (RFC 5321 §4.3.2), syntax errors, limits (max_errors, max_rsets), PIPELINING and
+// pipelining where it was not offered (RFC 2920 §3.1), a host's 421 closing the session (RFC 5321
+// §3.8), DATA and its framing (SMTP smuggling), BDAT/CHUNKING, RSET/QUIT and the small commands,
+// STARTTLS (RFC 3207 §4.2 input discarding), timeouts and shutdown. Every test drives the session as the network layer does:
 // bytes in, replies and events out.
 #include "smtp/session.hpp"
 
@@ -395,6 +396,61 @@ TEST(SessionLimits, TooManyErrorsCloses) {
   EXPECT_EQ(c.send("NOOP\r\n"), "");
 }
 
+TEST(SessionLimits, TooManyRsetsCloses) {
+  SessionSettings settings;
+  settings.max_rsets = 3;
+  Client c(settings);
+  c.send("EHLO client.test\r\n");
+  EXPECT_EQ(codes(c.send("RSET\r\nRSET\r\n")), (std::vector<int>{250, 250}));
+  c.open_transaction();
+  // The third is still allowed; the fourth is one too many: 421, the transaction is abandoned.
+  EXPECT_EQ(codes(c.send("RSET\r\n")), std::vector<int>{250});
+  EXPECT_EQ(c.count_resets(), 1u);
+  c.open_transaction();
+  auto out = c.send("RSET\r\nNOOP\r\n");
+  EXPECT_EQ(out, "421 4.7.0 mx.test Too many RSET commands, closing connection\r\n");
+  EXPECT_TRUE(c.session.closing());
+  EXPECT_EQ(c.count_resets(), 2u);
+  EXPECT_EQ(c.session.rsets(), 4u);
+  EXPECT_TRUE(c.session.too_many_rsets());
+  EXPECT_EQ(c.send("NOOP\r\n"), "");
+}
+
+// A client reusing its connection for several messages (Postfix's connection cache sends RSET
+// before each) is not counted against the limit: the count starts again after each message.
+TEST(SessionLimits, RsetCountStartsAgainAfterEachMessage) {
+  SessionSettings settings;
+  settings.max_rsets = 2;
+  Client c(settings);
+  c.send("EHLO client.test\r\n");
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(codes(c.send("RSET\r\nRSET\r\n")), (std::vector<int>{250, 250})) << i;
+    c.open_transaction();
+    EXPECT_EQ(codes(c.send("DATA\r\nhello\r\n.\r\n")), (std::vector<int>{354, 250}));
+  }
+  EXPECT_EQ(c.messages().size(), 10u);
+  EXPECT_EQ(c.session.rsets(), 20u);
+  EXPECT_FALSE(c.session.too_many_rsets());
+  // Three in a row without a message are one too many.
+  EXPECT_EQ(codes(c.send("RSET\r\nRSET\r\nRSET\r\n")), (std::vector<int>{250, 250, 421}));
+  EXPECT_TRUE(c.session.closing());
+}
+
+TEST(SessionLimits, RsetsUnlimitedByDefault) {
+  Client c;
+  c.send("EHLO client.test\r\n");
+  std::string many;
+  for (int i = 0; i < 500; ++i) many += "RSET\r\n";
+  auto out = c.send(many);
+  EXPECT_EQ(codes(out), std::vector<int>(500, 250));
+  EXPECT_FALSE(c.session.closing());
+  EXPECT_EQ(c.session.rsets(), 500u);
+  // A refused RSET (syntax) is an error, not a RSET.
+  EXPECT_EQ(codes(c.send("RSET x\r\n")), std::vector<int>{501});
+  EXPECT_EQ(c.session.rsets(), 500u);
+  EXPECT_EQ(c.session.errors(), 1u);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Small commands
 
@@ -527,6 +583,115 @@ TEST(SessionPipelining, RefusingReply421Closes) {
   c.session.resolve(Reply{421, "4.3.2", "busy"});
   EXPECT_EQ(c.session.take_output(), "421 4.3.2 busy\r\n");
   EXPECT_TRUE(c.session.closing());
+}
+
+// RFC 5321 §3.8: a 421 from the host (the gateway's answer to directory harvesting) means the
+// server closes; pipelined commands behind it are not answered, and the open transaction ends.
+TEST(SessionPipelining, Host421AtRcptClosesAndDropsPipelinedInput) {
+  Client c({}, /*manual=*/true);
+  c.session.receive("EHLO client.test\r\nMAIL FROM:<a@sender.test>\r\nRCPT TO:<x@example.test>\r\n"
+                    "RCPT TO:<y@example.test>\r\nNOOP\r\n");
+  c.session.resolve(Reply{250, "", ""});
+  c.session.resolve(Reply{250, "2.1.0", "Ok"});
+  c.session.take_output();
+  ASSERT_TRUE(c.session.pending() && std::holds_alternative<RcptEvent>(*c.session.pending()));
+  c.session.resolve(Reply{421, "4.7.0", "mx.test Too many unknown recipients, closing connection"});
+  EXPECT_EQ(c.session.take_output(), "421 4.7.0 mx.test Too many unknown recipients, closing connection\r\n");
+  EXPECT_TRUE(c.session.closing());
+  EXPECT_FALSE(c.session.pending());       // the second RCPT is never raised
+  EXPECT_TRUE(c.session.in_transaction());  // the host ends it (the server calls on_reset)
+  c.session.receive("NOOP\r\n");
+  EXPECT_EQ(c.session.take_output(), "");
+}
+
+TEST(SessionPipelining, Host421AtMailAndHeloCloses) {
+  for (int at_mail = 0; at_mail < 2; ++at_mail) {
+    Client c({}, /*manual=*/true);
+    c.session.receive("HELO client.test\r\n");
+    if (at_mail) {
+      c.session.resolve(Reply{250, "", ""});
+      c.session.receive("MAIL FROM:<a@sender.test>\r\n");
+    }
+    c.session.resolve(Reply{421, "4.7.1", "mx.test go away"});
+    EXPECT_EQ(codes(c.session.take_output()), (at_mail ? std::vector<int>{250, 421} : std::vector<int>{421}));
+    EXPECT_TRUE(c.session.closing());
+    EXPECT_FALSE(c.session.in_transaction());
+  }
+}
+
+// Pipelining where it was not offered (RFC 2920 §3.1).
+TEST(SessionPipelining, AfterHeloPipelinedMailAndRcptAreNoted) {
+  Client c;
+  c.send("HELO client.test\r\n");
+  EXPECT_FALSE(c.session.unoffered_pipelining());
+  // Still served: the finding only feeds the protocol check's score.
+  EXPECT_EQ(codes(c.send("MAIL FROM:<a@sender.test>\r\nRCPT TO:<b@example.test>\r\n")), (std::vector<int>{250, 250}));
+  EXPECT_TRUE(c.session.unoffered_pipelining());
+  EXPECT_EQ(c.session.recipients().size(), 1u);
+}
+
+TEST(SessionPipelining, AfterHeloOneCommandAtATimeIsFine) {
+  Client c;
+  c.send("HELO client.test\r\n");
+  c.send("MAIL FROM:<a@sender.test>\r\n");
+  c.send("RCPT TO:<b@example.test>\r\n");
+  c.send("DATA\r\n");
+  c.send("Subject: x\r\n\r\nhello\r\n.\r\n");
+  c.send("RSET\r\n");
+  // A command split over several reads is still one command.
+  c.send("NO");
+  c.send("OP\r");
+  c.send("\n");
+  EXPECT_EQ(c.messages().size(), 1u);
+  EXPECT_FALSE(c.session.unoffered_pipelining());
+  EXPECT_EQ(codes(c.send("QUIT\r\n")), std::vector<int>{221});
+  EXPECT_FALSE(c.session.unoffered_pipelining());
+}
+
+TEST(SessionPipelining, HeloWithCommandsBehindIsNoted) {
+  Client c;
+  EXPECT_EQ(codes(c.send("HELO client.test\r\nMAIL FROM:<a@sender.test>\r\n")), (std::vector<int>{250, 250}));
+  EXPECT_TRUE(c.session.unoffered_pipelining());
+}
+
+TEST(SessionPipelining, AfterHeloAnyCommandButQuitCounts) {
+  for (std::string first : {"NOOP", "RSET", "VRFY x", "HELP", "QUIT"}) {
+    Client c;
+    c.send("HELO client.test\r\n");
+    c.send(first + "\r\nNOOP\r\n");
+    EXPECT_EQ(c.session.unoffered_pipelining(), first != "QUIT") << first;
+  }
+}
+
+TEST(SessionPipelining, AfterEhloOfferingPipeliningNothingIsNoted) {
+  Client c;
+  c.send("EHLO client.test\r\nMAIL FROM:<a@sender.test>\r\nRCPT TO:<b@example.test>\r\nDATA\r\n");
+  c.send("hello\r\n.\r\nMAIL FROM:<a@sender.test>\r\nRSET\r\nNOOP\r\nQUIT\r\n");
+  EXPECT_EQ(c.messages().size(), 1u);
+  EXPECT_FALSE(c.session.unoffered_pipelining());
+}
+
+TEST(SessionPipelining, AfterEhloWithoutPipeliningOfferedIsNoted) {
+  SessionSettings settings;
+  settings.offer_pipelining = false;
+  Client c(settings);
+  auto keywords = ehlo_keywords(c.send("EHLO client.test\r\n"));
+  EXPECT_FALSE(keywords.count("PIPELINING"));
+  EXPECT_TRUE(keywords.count("SIZE 52428800"));
+  c.send("MAIL FROM:<a@sender.test>\r\n");
+  EXPECT_FALSE(c.session.unoffered_pipelining());
+  c.send("RCPT TO:<b@example.test>\r\nRCPT TO:<c@example.test>\r\n");
+  EXPECT_TRUE(c.session.unoffered_pipelining());
+}
+
+TEST(SessionPipelining, HeloAfterEhloStopsTheOffer) {
+  Client c;
+  c.send("EHLO client.test\r\nNOOP\r\n");
+  EXPECT_FALSE(c.session.unoffered_pipelining());
+  c.send("HELO client.test\r\n");
+  EXPECT_FALSE(c.session.unoffered_pipelining());
+  c.send("NOOP\r\nNOOP\r\n");
+  EXPECT_TRUE(c.session.unoffered_pipelining());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -865,8 +1030,11 @@ TEST(SessionStarttls, UpgradeDiscardsPipelinedPlaintextAndStartsOver) {
   EXPECT_NE(c.send("STARTTLS\r\n").substr(0, 1), "2");
   EXPECT_FALSE(c.session.pending());
   EXPECT_EQ(codes(c.send("MAIL FROM:<a@sender.test>\r\n")), std::vector<int>{250});
-  for (auto& e : c.events)
-    if (auto* m = std::get_if<MailEvent>(&e)) EXPECT_NE(m->mail.sender.local, "evil");
+  for (auto& e : c.events) {
+    if (auto* m = std::get_if<MailEvent>(&e)) {
+      EXPECT_NE(m->mail.sender.local, "evil");
+    }
+  }
 }
 
 TEST(SessionStarttls, WithArgumentIs501) {
