@@ -118,6 +118,12 @@ class DnsblCheck final : public Check {
       outcome.contributions.push_back({best_meaning, best_action, fmt::format("{} {}", list.zone, context.client_ip)});
     }
     if (!errors.empty()) outcome.error = fmt::format("{}", fmt::join(errors, "; "));
+    if (outcome.contributions.empty() && errors.empty()) {
+      // Recorded so that "looked up, not listed" differs from "not asked" in the explanation.
+      std::vector<std::string> zones;
+      for (const auto& list : lists) zones.push_back(list.zone);
+      outcome.note = fmt::format("not listed: {}", fmt::join(zones, ", "));
+    }
     co_return outcome;
   }
 

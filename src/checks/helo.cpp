@@ -103,6 +103,7 @@ class HeloCheck final : public Check {
         outcome.add(settings, "our_name", fmt::format("{} is our own name", context.helo));
       }
     }
+    if (outcome.contributions.empty()) outcome.note = "valid: " + context.helo;
     if (context.connection) {
       const auto& names = context.connection->helo_names;
       for (const auto& earlier : names) {
