@@ -9,7 +9,7 @@ set -eu
 cd "$(dirname "$0")/.."
 CXX=${CXX:-clang++-14}
 OUT=build-fuzz
-FLAGS="-std=c++20 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc -Wall -Wextra -Wno-unused-parameter ${EXTRA_FLAGS:-}"
+FLAGS="-std=c++20 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers ${EXTRA_FLAGS:-}"
 
 # target: its sources (the fuzz driver and fuzz_support.cpp first) and libraries.
 sources_of() {
@@ -19,11 +19,12 @@ sources_of() {
     data_reader)    echo "fuzz/data_reader_fuzz.cpp fuzz/fuzz_support.cpp src/smtp/data_reader.cpp" ;;
     reply_parser)   echo "fuzz/reply_parser_fuzz.cpp fuzz/fuzz_support.cpp src/smtp/reply_parser.cpp src/smtp/reply.cpp -lfmt" ;;
     command)        echo "fuzz/command_fuzz.cpp fuzz/fuzz_support.cpp src/smtp/command.cpp" ;;
+    spf_record)     echo "fuzz/spf_record_fuzz.cpp fuzz/fuzz_support.cpp src/checks/spf/record.cpp src/checks/spf/macro.cpp -lfmt" ;;
     *) echo "unknown fuzz target: $1" >&2; return 1 ;;
   esac
 }
 
-ALL_TARGETS="proxy_protocol smtp_session data_reader reply_parser command"
+ALL_TARGETS="proxy_protocol smtp_session data_reader reply_parser command spf_record"
 TARGETS=${*:-$ALL_TARGETS}
 
 mkdir -p "$OUT"
@@ -109,5 +110,44 @@ cat > "$OUT/reply_parser.dict" <<'EOF'
 "2.1.5 "
 "5.7.1 "
 "421 4.3.2 "
+EOF
+cat > "$OUT/spf_record.dict" <<'EOF'
+"v=spf1 "
+" -all"
+" ~all"
+"?all"
+"+"
+"include:"
+"exists:"
+"a:"
+"mx:"
+"ptr:"
+"ip4:"
+"ip6:"
+"/24"
+"//64"
+"redirect="
+"exp="
+"%{"
+"}"
+"%%"
+"%_"
+"%-"
+"%{d}"
+"%{d2}"
+"%{ir}"
+"%{l1r-}"
+"%{i}"
+"%{v}"
+"%{p}"
+"%{H}"
+"._spf."
+".example.com"
+"192.0.2.0"
+"2001:db8::"
+"::ffff:"
+"\x0d"
+"\x0a"
+"\x00"
 EOF
 echo "done: $(echo "$TARGETS" | wc -w) target(s) in $OUT/"

@@ -14,10 +14,11 @@ fi
 SECONDS_PER_TARGET=$1
 shift
 OUT=build-fuzz
-ALL_TARGETS="proxy_protocol smtp_session data_reader reply_parser command"
+ALL_TARGETS="proxy_protocol smtp_session data_reader reply_parser command spf_record"
 TARGETS=${*:-$ALL_TARGETS}
 
-# Longest input per target: a v2 header may be 16 + 2048 bytes; sessions need room for dialogues.
+# Longest input per target: a v2 header may be 16 + 2048 bytes; sessions need room for dialogues;
+# an SPF record of several TXT strings (and its macro values) fits in 2048.
 max_len_of() {
   case "$1" in
     proxy_protocol) echo 2200 ;;
@@ -25,6 +26,7 @@ max_len_of() {
     data_reader)    echo 8192 ;;
     reply_parser)   echo 8192 ;;
     command)        echo 1024 ;;
+    spf_record)     echo 2048 ;;
     *)              echo 4096 ;;
   esac
 }
@@ -46,7 +48,7 @@ for target in $TARGETS; do
     -artifact_prefix="$OUT/artifacts/$target/" $dict ${FUZZ_FLAGS:-} \
     "$OUT/corpus/$target" "fuzz/corpus/$target" > "$OUT/$target.log" 2>&1
   status=$?
-  grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb|^#[0-9]+ +DONE' "$OUT/$target.log"
+  grep -aE '^stat::number_of_executed_units|^stat::peak_rss_mb|^#[0-9]+[[:space:]]+DONE' "$OUT/$target.log"
   if [ $status -ne 0 ]; then
     echo "*** $target FAILED (exit $status); log: $OUT/$target.log; artifacts: $OUT/artifacts/$target/"
     grep -E 'ERROR: |invariant violated|SUMMARY: ' "$OUT/$target.log" | head -5

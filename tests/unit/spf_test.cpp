@@ -173,6 +173,45 @@ TEST(SpfRecord, ProblemNamesTheTerm) {
   EXPECT_NE(record.error().message.find("moo"), std::string::npos) << record.error().message;
 }
 
+// Found by fuzz/spf_record_fuzz.cpp: inet_pton() stops at a NUL, so "ip6:::1\0garbage" was taken for
+// ::1 and the bytes after the NUL were never checked.
+TEST(SpfRecord, RejectsNulInsideAnIp6Network) {
+  EXPECT_FALSE(parse_record(std::string("v=spf1 ip6:::1\0garbage -all", 27)));
+  EXPECT_FALSE(parse_record(std::string("v=spf1 ip6:2001:db8::\0/32 -all", 30)));
+  EXPECT_FALSE(parse_ip(std::string("::1\0x", 5)));
+  EXPECT_TRUE(parse_record("v=spf1 ip6:::1 ip6:2001:db8::/32 -all"));
+}
+
+bool printable_ascii(const std::string& text) {
+  for (unsigned char c : text)
+    if (c < 0x20 || c > 0x7e) return false;
+  return true;
+}
+
+// Found by fuzz/spf_record_fuzz.cpp: problems quoted the offending byte of a (hostile) TXT record as
+// it was, control characters and 8-bit bytes included; they reach logs and replies.
+TEST(SpfRecord, ProblemsShowUnprintableBytesEscaped) {
+  auto not_a_macro = parse_record("v=spf1 a:%\x13.example.com -all");
+  ASSERT_FALSE(not_a_macro);
+  EXPECT_TRUE(printable_ascii(not_a_macro.error().message)) << not_a_macro.error().message;
+  EXPECT_NE(not_a_macro.error().message.find("\\x13"), std::string::npos) << not_a_macro.error().message;
+
+  auto letter = parse_record("v=spf1 exists:%{\xe0}.example.com -all");
+  ASSERT_FALSE(letter);
+  EXPECT_TRUE(printable_ascii(letter.error().message)) << letter.error().message;
+  EXPECT_NE(letter.error().message.find("\\xe0"), std::string::npos) << letter.error().message;
+
+  auto modifier = parse_record("v=spf1 -all foo=%\r");
+  ASSERT_FALSE(modifier);
+  EXPECT_TRUE(printable_ascii(modifier.error().message)) << modifier.error().message;
+
+  auto checked = check_macro_string("%{\n}", MacroUse::explanation);
+  ASSERT_FALSE(checked);
+  EXPECT_TRUE(printable_ascii(checked.error().message)) << checked.error().message;
+  EXPECT_EQ(check_macro_string("%{\\}", MacroUse::domain).error().message, "unknown macro letter \"\\x5c\"");
+  EXPECT_EQ(check_macro_string("%{x}", MacroUse::domain).error().message, "unknown macro letter \"x\"");
+}
+
 TEST(SpfAddress, ParsesAndMatchesNetworks) {
   auto v4 = parse_ip("192.0.2.3");
   ASSERT_TRUE(v4);
@@ -353,6 +392,22 @@ TEST(SpfMacro, DomainSpecExpansionTruncatesAndDropsTrailingDot) {
   EXPECT_FALSE(queryable_name(std::string("a\0b.example.com", 15)));
   EXPECT_FALSE(queryable_name(std::string(64, 'a') + ".example.com"));
   EXPECT_TRUE(queryable_name(std::string(63, 'a') + ".example.com"));
+}
+
+// Found by fuzz/spf_record_fuzz.cpp: a HELO name may hold a bare CR (the session splits lines at LF
+// and removes only the CR before it), which %{h} copies into the target name; only NUL was refused,
+// so "bad\rhelo.example._spf.example.com" went to the resolver.
+TEST(SpfMacro, ControlCharactersNeverMakeAQueryableName) {
+  MacroValues values = example_values();
+  values.helo = "bad\rhelo.example";
+  auto name = expand_domain_spec("%{h}._spf.example.com", values);
+  ASSERT_TRUE(name);
+  EXPECT_EQ(*name, "bad\rhelo.example._spf.example.com");
+  EXPECT_FALSE(queryable_name(*name));
+  for (const char* bad : {"a\nb.example.com", "a\tb.example.com", "a\x1b.example.com", "a\x7f.example.com", "example.com\r"})
+    EXPECT_FALSE(queryable_name(bad)) << bad;
+  EXPECT_TRUE(queryable_name("a b.example.com"));  // odd but harmless: a quoted local part may hold a space
+  EXPECT_TRUE(queryable_name("_spf.example.com."));
 }
 
 // --- check_host() over an in-memory DNS -----------------------------------------------------------
@@ -674,6 +729,14 @@ TEST(SpfEval, InvalidTargetNamesDoNotMatch) {
   dns.txt_records["t12.example.com"] = {"v=spf1 a:%{H}.bar -all"};
   EXPECT_EQ(run(dns, "1.2.3.4", "x@t10.example.com").result, SpfResult::fail);
   EXPECT_EQ(run(dns, "1.2.3.4", "x@t12.example.com", std::string(22, '%')).result, SpfResult::fail);
+}
+
+TEST(SpfEval, HeloWithBareCrIsNeverQueried) {
+  MemoryDns dns;
+  dns.txt_records["h.example.com"] = {"v=spf1 exists:%{h}._spf.example.com a:%{h} -all"};
+  EXPECT_EQ(run(dns, "1.2.3.4", "x@h.example.com", "bad\rhelo.example").result, SpfResult::fail);
+  for (const std::string& query : dns.queries) EXPECT_EQ(query.find('\r'), std::string::npos) << query;
+  EXPECT_EQ(dns.count("A"), 0);
 }
 
 TEST(SpfEval, BadClientAddress) {

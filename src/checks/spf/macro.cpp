@@ -31,6 +31,14 @@ struct Token {
   std::string delimiters;    // empty = "."
 };
 
+// A character of the input for an error message: itself when printable ASCII, else \xHH, so that a
+// problem quoting a hostile TXT record is safe to log and to put in a reply (like record.cpp does).
+std::string shown(char c) {
+  const auto byte = static_cast<unsigned char>(c);
+  if (byte >= 0x20 && byte < 0x7f && byte != '\\') return std::string(1, c);
+  return fmt::format("\\x{:02x}", byte);
+}
+
 bool is_delimiter(char c) {
   // delimiter = "." / "-" / "+" / "," / "/" / "_" / "="
   return c == '.' || c == '-' || c == '+' || c == ',' || c == '/' || c == '_' || c == '=';
@@ -90,7 +98,7 @@ Result<std::vector<Token>> tokenize(std::string_view text, MacroUse use) {
       if (!letter_allowed(token.letter, use)) {
         if (is_alpha(token.letter) && letter_allowed(token.letter, MacroUse::explanation))
           return Error{fmt::format("macro letter \"{}\" is allowed only in explanation text", token.letter)};
-        return Error{fmt::format("unknown macro letter \"{}\"", token.letter)};
+        return Error{fmt::format("unknown macro letter \"{}\"", shown(token.letter))};
       }
       ++j;
       // transformers = *DIGIT [ "r" ]; "If a DIGIT is specified, the value MUST be nonzero."
@@ -111,7 +119,7 @@ Result<std::vector<Token>> tokenize(std::string_view text, MacroUse use) {
       if (j >= text.size() || text[j] != '}') return Error{"malformed macro (expected \"}\")"};
       i = j + 1;
     } else {
-      return Error{fmt::format("\"%{}\" is not a macro (\"%\" must be followed by {{, %, _ or -)", next)};
+      return Error{fmt::format("\"%{}\" is not a macro (\"%\" must be followed by {{, %, _ or -)", shown(next))};
     }
     tokens.push_back(token);
   }
@@ -281,8 +289,11 @@ Result<std::string> expand_domain_spec(std::string_view text, const MacroValues&
 bool queryable_name(std::string_view name) {
   if (!name.empty() && name.back() == '.') name.remove_suffix(1);
   if (name.empty() || name.size() > 253) return false;
-  // A NUL (possible through %{l} of a hostile sender) cannot be passed on to the resolver.
-  if (name.find('\0') != std::string_view::npos) return false;
+  // No control character goes to the resolver: a NUL would cut the name short, and CR, LF and the
+  // like have no place in a host name (a HELO name may hold a bare CR, which %{h} copies): such a
+  // name cannot exist, so it is not looked up.
+  for (unsigned char c : name)
+    if (c < 0x20 || c == 0x7f) return false;
   std::size_t start = 0;
   for (;;) {
     const std::size_t dot = name.find('.', start);

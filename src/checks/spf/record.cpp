@@ -82,7 +82,10 @@ std::optional<IpAddress> parse_ip4_network(std::string_view text) {
 }
 
 std::optional<IpAddress> parse_ip6_network(std::string_view text) {
-  if (text.empty() || text.size() >= INET6_ADDRSTRLEN) return std::nullopt;
+  // inet_pton() reads a C string: a NUL would end the address early and let the bytes after it
+  // ("ip6:::1\0garbage") through unchecked.
+  if (text.empty() || text.size() >= INET6_ADDRSTRLEN || text.find('\0') != std::string_view::npos)
+    return std::nullopt;
   std::string copy(text);
   IpAddress address;
   address.v6 = true;
