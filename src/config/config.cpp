@@ -1042,6 +1042,7 @@ void read_sender_verify(Section section, SenderVerifyConfig& verify) {
 
 void read_abuse(Section section, AbuseConfig& abuse) {
   section.read_duration("pregreet_pause", abuse.pregreet_pause, std::chrono::milliseconds(0));
+  section.read_duration("pregreet_ttl", abuse.pregreet_ttl, one_second);
   section.read_integer("max_rsets", abuse.max_rsets, 1, unlimited);
   section.read_integer("max_unknown_recipients", abuse.max_unknown_recipients, 1, unlimited);
   section.read_duration("harvest_block", abuse.harvest_block, one_second);

@@ -132,6 +132,7 @@ struct SenderVerifyConfig {
 // Protocol abuse and harvesting limits (per client IP).
 struct AbuseConfig {
   std::chrono::milliseconds pregreet_pause{std::chrono::milliseconds(0)};  // wait before the banner for unknown clients
+  std::chrono::seconds pregreet_ttl{std::chrono::hours(24)};   // how long a client that sent clean mail is known
   std::size_t max_rsets = 20;
   std::size_t max_unknown_recipients = 10;   // per connection: 421 and a block
   std::chrono::seconds harvest_block{std::chrono::hours(1)};

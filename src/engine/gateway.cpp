@@ -506,7 +506,14 @@ boost::asio::awaitable<void> ConnectionHandler::on_reset() {
 }
 
 boost::asio::awaitable<Reply> ConnectionHandler::on_message(smtp::MessageEvent& event, const smtp::Session& session) {
+  const bool clean_client = !state_.early_talker && !state_.unoffered_pipelining;
   Reply reply = co_await handle_message(event, session);
+  // A client whose mail was accepted untagged, without protocol abuse, skips the greeting pause
+  // next time (for [abuse] pregreet_ttl).
+  if (clean_client && reply.positive() && last_disposition_ == "accept" && !state_.trusted) {
+    auto config = gateway_.config();
+    if (config->abuse.pregreet_pause.count() > 0) gateway_.reputation().remember_good(client_.ip, config->abuse.pregreet_ttl);
+  }
   // The reply quotes the transaction ID: its log row and stored copy are committed before the
   // client hears it, so a crash (kill -9) right after the 250 cannot lose them. Concurrent
   // sessions share one commit.
@@ -542,6 +549,7 @@ boost::asio::awaitable<Reply> ConnectionHandler::handle_message(smtp::MessageEve
     record.reason = std::move(reason);
     record.delivery_status = std::move(delivery_status);
     record.has_message = !message_copy.empty();
+    last_disposition_ = record.disposition;
     spdlog::info("id={} client={} ptr={} helo=\"{}\" tls=\"{}\" from=<{}> to=<{}> size={} header_from=\"{}\" "
                  "subject=\"{}\" msgid=\"{}\" disposition={} reason=\"{}\" score={:.1f} delivery={} attempts={} reply=\"{}\"",
                  id, record.client_ip, record.client_ptr, record.helo, record.tls, record.mail_from,

@@ -123,6 +123,7 @@ class ConnectionHandler {
   ClientInfo client_;
   std::string helo_;
   checks::ConnectionState state_;
+  std::string last_disposition_;   // of the last message (accept, tag, reject, tempfail)
   std::unique_ptr<Transaction> transaction_;
 };
 

@@ -45,6 +45,24 @@ std::optional<Reputation::Mark> Reputation::blocked(const std::string& ip) {
   return it->second;
 }
 
+void Reputation::remember_good(const std::string& ip, std::chrono::seconds duration) {
+  std::lock_guard lock(mutex_);
+  auto now = Clock::now();
+  prune(good_, now);
+  good_[ip] = {"passed", now + duration};
+}
+
+bool Reputation::known_good(const std::string& ip) {
+  std::lock_guard lock(mutex_);
+  auto it = good_.find(ip);
+  if (it == good_.end()) return false;
+  if (it->second.until <= Clock::now()) {
+    good_.erase(it);
+    return false;
+  }
+  return true;
+}
+
 std::size_t Reputation::count(Events& events, const std::string& ip) {
   std::lock_guard lock(mutex_);
   auto now = Clock::now();

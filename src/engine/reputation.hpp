@@ -1,6 +1,6 @@
 // Dynamic reputation of client IPs, shared by every connection of the daemon: bad marks (a spam trap
 // was hit: the IP's other mail scores higher for a while), blocks (directory harvesting: the IP is
-// refused for a while) and per-minute connection and message counts for rate limits. In memory,
+// refused for a while), clients known to behave (no greeting pause) and per-minute connection and message counts for rate limits. In memory,
 // thread-safe, bounded; it starts empty after a restart.
 #pragma once
 #include <chrono>
@@ -27,6 +27,10 @@ class Reputation {
   void block(const std::string& ip, std::string reason, std::chrono::seconds duration);
   std::optional<Mark> marked(const std::string& ip);
   std::optional<Mark> blocked(const std::string& ip);
+  // Clients that passed the greeting test and sent clean mail skip the greeting pause for a while
+  // (postscreen keeps such a cache too).
+  void remember_good(const std::string& ip, std::chrono::seconds duration);
+  bool known_good(const std::string& ip);
 
   // Counts one event now and returns how many the IP had in the last minute (this one included).
   std::size_t count_connection(const std::string& ip) { return count(connections_, ip); }
@@ -39,7 +43,7 @@ class Reputation {
 
   std::mutex mutex_;
   std::size_t max_entries_;
-  std::unordered_map<std::string, Mark> marks_, blocks_;
+  std::unordered_map<std::string, Mark> marks_, blocks_, good_;
   Events connections_, messages_;
 };
 

@@ -269,8 +269,9 @@ asio::awaitable<void> Server::serve(tcp::socket socket, ListenerConfig listener)
   // the greeting still notices bytes already there, at no cost.
   bool early_talker = false;
   if (!trusted) {
+    // Clients that passed before and sent clean mail are not made to wait again (pregreet_ttl).
     const auto pause = config->abuse.pregreet_pause;
-    if (pause.count() > 0) {
+    if (pause.count() > 0 && !gateway_.reputation().known_good(client.ip)) {
       // Waiting for readability (not reading) races the deadline, so nothing read can be lost
       // when the timer wins; the bytes are then read without blocking.
       const auto deadline = connected_at + pause;

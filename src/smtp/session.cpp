@@ -3,6 +3,8 @@
 // judged against what was offered (RFC 2920 §3.1).
 #include "smtp/session.hpp"
 
+#include <algorithm>
+
 #include <charconv>
 #include <fmt/format.h>
 
@@ -244,6 +246,11 @@ void Session::handle_command(const Command& cmd) {
     case Verb::helo:
     case Verb::ehlo: {
       if (!has_arg) return error(501, "5.5.4", fmt::format("Syntax: {} hostname", cmd.verb_text));
+      // A bare CR or another control character cannot be part of a domain or address literal
+      // (RFC 5321 §4.1.1.1); kept, it would travel into logs, headers and DNS names.
+      if (std::any_of(cmd.argument.begin(), cmd.argument.end(),
+                      [](unsigned char c) { return c < 0x20 || c == 0x7f; }))
+        return error(501, "5.5.2", "Syntax error: control character in host name");
       reset_transaction(false);
       raise(HeloEvent{cmd.argument, cmd.verb == Verb::ehlo});
       return;

@@ -80,6 +80,23 @@ def test_pregreet_pause_lets_a_patient_client_through(smtp_sink, start_gatehouse
     row = gh.wait_for_row(transaction_id)
     assert not any("early_talker" in c["detail"] for c in protocol_findings(row)), row["checks"]
     assert "early talker" not in gh.log()
+    # Known now (its clean message was accepted): the next connection is greeted at once.
+    started = time.monotonic()
+    with SmtpConn(gh.port) as conn:
+        waited = time.monotonic() - started
+        assert conn.greeting.code == 220 and waited < 0.5, f"greeting after {waited:.2f}s for a known client"
+
+
+def test_pregreet_pause_stays_for_a_client_whose_mail_was_refused(smtp_sink, start_gatehouse):
+    gh = gateway(smtp_sink, start_gatehouse, pregreet_pause="1s")
+    with SmtpConn(gh.port) as conn:
+        conn.ehlo()
+        assert conn.cmd("MAIL FROM:<sender@remote.test>").code == 250
+        assert conn.cmd("RCPT TO:<nobody@example.test>").code == 550
+        conn.cmd("QUIT")
+    started = time.monotonic()
+    with SmtpConn(gh.port) as conn:
+        assert conn.greeting.code == 220 and time.monotonic() - started >= 0.9, "an unproven client waits"
 
 
 def test_early_talker_noticed_without_a_pause(smtp_sink, start_gatehouse):

@@ -196,6 +196,14 @@ TEST(SessionEhlo, MissingNameIs501) {
   EXPECT_TRUE(c.events.empty());
 }
 
+TEST(SessionEhlo, ControlCharacterInNameIs501) {
+  Client c;
+  EXPECT_EQ(codes(c.send("EHLO a\rb.example\r\n")), std::vector<int>{501});
+  EXPECT_EQ(codes(c.send("HELO a\x01b.example\r\n")), std::vector<int>{501});
+  EXPECT_TRUE(c.events.empty());
+  EXPECT_EQ(codes(c.send("EHLO ab.example\r\n")), std::vector<int>{250});
+}
+
 TEST(SessionEhlo, RefusedHeloDoesNotOpenTheSession) {
   Client c({}, /*manual=*/true);
   c.session.receive("EHLO bad.test\r\n");

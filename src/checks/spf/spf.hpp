@@ -177,7 +177,7 @@ Result<std::string> expand_macros(std::string_view text, const MacroValues& valu
 Result<std::string> expand_domain_spec(std::string_view text, const MacroValues& values);
 
 // Whether `name` can be queried as a domain name: non-empty labels of at most 63 octets and at
-// most 253 octets in all (RFC 1035 §2.3.4), a trailing dot allowed, no NUL byte.
+// most 253 octets in all (RFC 1035 §2.3.4), a trailing dot allowed, no control character (NUL, CR, LF, …).
 bool queryable_name(std::string_view name);
 
 }  // namespace gatehouse::checks::spf
