@@ -87,6 +87,7 @@ int serve(const std::string& config_path) {
   std::unique_ptr<dns::Resolver> resolver;
   try {
     resolver = std::make_unique<dns::Resolver>(io.get_executor(), config->nameservers, config->dns_timeout);
+    resolver->enable_cache(config->dns_cache_max_ttl);
   } catch (const std::exception& e) {
     spdlog::critical("{}: dns: {}", config->file.string(), e.what());
     return 1;

@@ -724,6 +724,7 @@ void read_dns(Section dns, Config& config) {
     }
   }
   dns.read_duration("timeout", config.dns_timeout, std::chrono::milliseconds(1));
+  dns.read_duration("cache_max_ttl", config.dns_cache_max_ttl, std::chrono::milliseconds(0));
   dns.report_unknown_keys();
 }
 

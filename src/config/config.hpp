@@ -185,6 +185,7 @@ struct Config {
   // [dns]
   std::vector<std::string> nameservers;   // "127.0.0.1:5353"; empty = system resolv.conf
   std::chrono::milliseconds dns_timeout{3000};
+  std::chrono::seconds dns_cache_max_ttl{300};   // answers kept for their TTL, at most this; 0 = no cache
 
   // [delivery]
   std::chrono::seconds backend_timeout{60};      // one backend command / the whole DATA hand-off

@@ -251,6 +251,106 @@ DnsAnswer<std::string> parse_txt(const RawReply& reply, const std::string& name)
   return answer;
 }
 
+// The TTL to keep a reply for (RFC 1035 §4.1): the least TTL of its answer records, or for a negative
+// answer the least of the authority SOA's TTL and MINIMUM (RFC 2308 §5). nullopt: not cacheable
+// (unparsable, or negative without an SOA).
+std::optional<std::uint32_t> reply_ttl(const std::vector<unsigned char>& message) {
+  const std::size_t size = message.size();
+  if (size < 12) return std::nullopt;
+  auto u16 = [&](std::size_t at) { return static_cast<std::uint16_t>((message[at] << 8) | message[at + 1]); };
+  auto u32 = [&](std::size_t at) {
+    return (std::uint32_t{message[at]} << 24) | (std::uint32_t{message[at + 1]} << 16) |
+           (std::uint32_t{message[at + 2]} << 8) | message[at + 3];
+  };
+  // Skips a (possibly compressed) name; false when it runs off the message.
+  auto skip_name = [&](std::size_t& at) {
+    for (int labels = 0; labels < 128; ++labels) {
+      if (at >= size) return false;
+      const unsigned char length = message[at];
+      if ((length & 0xC0) == 0xC0) {
+        at += 2;
+        return at <= size;
+      }
+      at += 1 + length;
+      if (length == 0) return at <= size;
+    }
+    return false;
+  };
+  const std::uint16_t questions = u16(4), answers = u16(6), authorities = u16(8);
+  std::size_t at = 12;
+  for (std::uint16_t i = 0; i < questions; ++i) {
+    if (!skip_name(at) || at + 4 > size) return std::nullopt;
+    at += 4;
+  }
+  std::optional<std::uint32_t> least;
+  auto consider = [&](std::uint32_t ttl) { least = least ? std::min(*least, ttl) : ttl; };
+  for (std::uint32_t i = 0; i < std::uint32_t{answers} + authorities; ++i) {
+    if (!skip_name(at) || at + 10 > size) return std::nullopt;
+    const std::uint16_t type = u16(at);
+    const std::uint32_t ttl = u32(at + 4);
+    const std::uint16_t length = u16(at + 8);
+    at += 10;
+    if (at + length > size) return std::nullopt;
+    if (i < answers) {
+      consider(ttl);
+    } else if (answers == 0 && type == ns_t_soa && length >= 20) {
+      consider(std::min(ttl, u32(at + length - 4)));   // MINIMUM is the SOA's last field
+    }
+    at += length;
+  }
+  return least;
+}
+
+// Replies by (name, type), thread-safe, bounded.
+class AnswerCache {
+ public:
+  AnswerCache(std::chrono::seconds max_ttl, std::size_t max_entries) : max_ttl_(max_ttl), max_entries_(max_entries) {}
+
+  std::optional<RawReply> find(const std::string& name, int type) {
+    const std::string key = key_of(name, type);
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(key);
+    if (it == entries_.end()) return std::nullopt;
+    if (it->second.expires <= std::chrono::steady_clock::now()) {
+      entries_.erase(it);
+      return std::nullopt;
+    }
+    return it->second.reply;
+  }
+
+  void store(const std::string& name, int type, const RawReply& reply) {
+    const bool cacheable = reply.ares_status == ARES_SUCCESS || reply.ares_status == ARES_ENOTFOUND ||
+                           reply.ares_status == ARES_ENODATA;
+    if (!cacheable || reply.message.empty()) return;
+    auto ttl = reply_ttl(reply.message);
+    if (!ttl || *ttl == 0) return;
+    const auto keep = std::min<std::chrono::seconds>(std::chrono::seconds(*ttl), max_ttl_);
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard lock(mutex_);
+    if (entries_.size() >= max_entries_) {
+      std::erase_if(entries_, [now](const auto& entry) { return entry.second.expires <= now; });
+      if (entries_.size() >= max_entries_) entries_.clear();
+    }
+    entries_[key_of(name, type)] = Entry{reply, now + keep};
+  }
+
+ private:
+  struct Entry {
+    RawReply reply;
+    std::chrono::steady_clock::time_point expires;
+  };
+  static std::string key_of(const std::string& name, int type) {
+    std::string key = name;
+    for (char& c : key) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+    while (!key.empty() && key.back() == '.') key.pop_back();
+    return key + "/" + std::to_string(type);
+  }
+  std::chrono::seconds max_ttl_;
+  std::size_t max_entries_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, Entry> entries_;
+};
+
 }  // namespace
 
 namespace detail {
@@ -300,6 +400,9 @@ class ResolverEngine {
   ResolverEngine& operator=(const ResolverEngine&) = delete;
 
   const asio::any_io_executor& fallback_executor() const { return fallback_executor_; }
+
+  // Set once before the first query (Resolver::enable_cache); null when caching is off.
+  std::shared_ptr<AnswerCache> cache;
 
   // A query waiting for its answer. `handler_executor` tracks outstanding work, so the awaiting
   // coroutine's io_context keeps running while the query is in flight on our thread.
@@ -383,7 +486,9 @@ class ResolverEngine {
   static void on_answer(void* data, int status, int /*timeouts*/, unsigned char* message, int length) {
     std::unique_ptr<Query> query(static_cast<Query*>(data));
     RawReply reply{status, {}};
-    if (status == ARES_SUCCESS && message && length > 0) reply.message.assign(message, message + length);
+    // Negative answers keep their message too: its SOA gives the negative-caching TTL (RFC 2308).
+    if ((status == ARES_SUCCESS || status == ARES_ENOTFOUND || status == ARES_ENODATA) && message && length > 0)
+      reply.message.assign(message, message + length);
     complete(std::move(*query), std::move(reply));
   }
 
@@ -479,7 +584,7 @@ using detail::ResolverEngine;
 
 // Sends one query and suspends the calling coroutine until the answer, which resumes it on its own
 // executor. The engine is held by the operation, so it outlives a Resolver destroyed meanwhile.
-asio::awaitable<RawReply> send_query(std::shared_ptr<ResolverEngine> engine, std::string name, int type) {
+asio::awaitable<RawReply> ask_server(std::shared_ptr<ResolverEngine> engine, std::string name, int type) {
   return asio::async_initiate<const asio::use_awaitable_t<>&, void(RawReply)>(
       [engine = std::move(engine)](auto handler, std::string query_name, int query_type) {
         asio::any_io_executor handler_executor = asio::prefer(
@@ -489,6 +594,17 @@ asio::awaitable<RawReply> send_query(std::shared_ptr<ResolverEngine> engine, std
                                              ReplyHandler(std::move(handler)), std::move(handler_executor)});
       },
       asio::use_awaitable, std::move(name), type);
+}
+
+// From the cache when it holds the answer (no thread hop), else from the server (and cached).
+asio::awaitable<RawReply> send_query(std::shared_ptr<ResolverEngine> engine, std::string name, int type) {
+  std::shared_ptr<AnswerCache> cache = engine->cache;
+  if (cache) {
+    if (auto hit = cache->find(name, type)) co_return std::move(*hit);
+  }
+  RawReply reply = co_await ask_server(std::move(engine), name, type);
+  if (cache) cache->store(name, type, reply);
+  co_return reply;
 }
 
 // A name c-ares would silently truncate or that cannot be a domain name.
@@ -553,6 +669,11 @@ std::string reverse_lookup_name(std::string_view ip) {
 Resolver::Resolver(asio::any_io_executor executor, std::vector<std::string> nameservers,
                    std::chrono::milliseconds timeout, int tries)
     : engine_(std::make_shared<ResolverEngine>(std::move(executor), nameservers, timeout, tries)) {}
+
+void Resolver::enable_cache(std::chrono::seconds max_ttl, std::size_t max_entries) {
+  if (max_ttl.count() <= 0 || max_entries == 0) return;
+  engine_->cache = std::make_shared<AnswerCache>(max_ttl, max_entries);
+}
 
 Resolver::~Resolver() {
   // Coroutines may still hold the engine; stopping here fails their queries now instead of later.

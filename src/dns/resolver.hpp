@@ -5,6 +5,9 @@
 // preference as RFC 5321 §5.1 uses them) and TXT (RFC 1035 §3.3.14). Answers distinguish NXDOMAIN
 // from NODATA (RFC 2308), because DNS block lists, SPF and reverse-DNS checks treat them differently.
 //
+// Answers may be cached for their TTL (enable_cache), so repeated lookups of a busy gateway (the
+// same sender domains, the same client addresses) cost no round trip.
+//
 // Every c-ares call happens on one private thread that owns the channel and polls its sockets, so the
 // callers' io_context threads never block; each answer resumes the awaiting coroutine on that
 // coroutine's own executor.
@@ -67,6 +70,12 @@ class Resolver {
            std::chrono::milliseconds timeout, int tries = 2);
   // Stops the resolver thread; queries still in flight complete with DnsStatus::error.
   ~Resolver();
+
+  // Keeps answers (positive, NXDOMAIN and NODATA; never failures) for their TTL (RFC 1035 §3.2.1;
+  // negative answers for the SOA's minimum, RFC 2308 §5), at most `max_ttl`, at most `max_entries`
+  // names. A hit is answered without leaving the caller's thread. Off until called; call before the
+  // first query. max_ttl 0 keeps it off.
+  void enable_cache(std::chrono::seconds max_ttl, std::size_t max_entries = 100000);
 
   Resolver(const Resolver&) = delete;
   Resolver& operator=(const Resolver&) = delete;

@@ -641,3 +641,58 @@ TEST(DnsResolverSetup, ReverseLookupNames) {
 }
 
 }  // namespace
+
+// --- the answer cache ------------------------------------------------------------------------------
+
+namespace {
+using Three = std::tuple<Names, Names, Names>;
+
+// Asks mail.sender.test (A), nothing.sender.test (A: NXDOMAIN) and relay1.sender.test (A) when
+// `third` is set, on `io` with `resolver`.
+Three ask(asio::io_context& io, Resolver& resolver, bool third) {
+  io.restart();
+  return run_on_pool(io, [&]() -> asio::awaitable<Three> {
+    auto positive = co_await resolver.a("mail.sender.test");
+    auto negative = co_await resolver.a("nothing.sender.test");
+    Names other;
+    if (third) other = co_await resolver.a("relay1.sender.test");
+    co_return Three{positive, negative, other};
+  });
+}
+}  // namespace
+
+TEST(DnsCache, AnswersAndNegativeAnswersOutliveTheServerForTheirTtl) {
+  std::string error;
+  auto server = UnboundServer::start(error);
+  ASSERT_TRUE(server) << error;
+  asio::io_context io;
+  Resolver resolver(io.get_executor(), {"127.0.0.1:" + std::to_string(server->port())}, 300ms, 1);
+  resolver.enable_cache(60s);
+  auto [positive, negative, unused] = ask(io, resolver, false);
+  ASSERT_TRUE(positive.ok()) << describe(positive);
+  ASSERT_EQ(negative.status, DnsStatus::nxdomain) << describe(negative);
+  server.reset();  // the server is gone: what was asked before is still known, nothing else
+  auto [again, negative_again, other] = ask(io, resolver, true);
+  ASSERT_TRUE(again.ok()) << describe(again);
+  EXPECT_EQ(again.records, std::vector<std::string>{"127.0.0.2"});
+  EXPECT_EQ(negative_again.status, DnsStatus::nxdomain) << describe(negative_again);
+  EXPECT_TRUE(other.status == DnsStatus::servfail || other.status == DnsStatus::timeout) << describe(other);
+}
+
+TEST(DnsCache, OffByDefaultAndBoundedByMaxTtl) {
+  std::string error;
+  auto server = UnboundServer::start(error);
+  ASSERT_TRUE(server) << error;
+  const std::string nameserver = "127.0.0.1:" + std::to_string(server->port());
+  asio::io_context io;
+  Resolver uncached(io.get_executor(), {nameserver}, 300ms, 1);
+  Resolver short_lived(io.get_executor(), {nameserver}, 300ms, 1);
+  short_lived.enable_cache(1s);
+  ASSERT_TRUE(std::get<0>(ask(io, uncached, false)).ok());
+  ASSERT_TRUE(std::get<0>(ask(io, short_lived, false)).ok());
+  server.reset();
+  EXPECT_FALSE(std::get<0>(ask(io, uncached, false)).ok()) << "no cache unless enabled";
+  EXPECT_TRUE(std::get<0>(ask(io, short_lived, false)).ok()) << "within max_ttl";
+  std::this_thread::sleep_for(1200ms);
+  EXPECT_FALSE(std::get<0>(ask(io, short_lived, false)).ok()) << "max_ttl (1 s) caps the record's TTL (3600 s)";
+}
