@@ -1,9 +1,14 @@
 // Small helpers for Asio C++20 coroutines: a completion token that returns errors as values
-// instead of throwing, and a deadline for any awaitable operation. The deadline races the operation
+// instead of throwing, a deadline for any awaitable operation, and a read with a deadline that
+// never drops bytes. The deadline races the operation
 // against a timer and waits for both to settle, so no operation outlives the coroutine frame that
 // started it.
 #pragma once
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/error.hpp>
+#include <tuple>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -29,6 +34,24 @@ asio::awaitable<std::optional<T>> with_timeout(asio::awaitable<T> operation, std
   asio::steady_timer timer(executor, timeout);
   auto result = co_await (std::move(operation) || timer.async_wait(use_nothrow));
   if (result.index() == 0) co_return std::get<0>(std::move(result));
+  co_return std::nullopt;
+}
+
+// One read_some from `stream`, or nullopt when `timeout` passed first with nothing read. Unlike
+// with_timeout(stream.async_read_some(...)), which keeps only the first result, both results are
+// looked at: a read that completed with data wins even when the timer completed first.
+template <class Stream>
+asio::awaitable<std::optional<std::tuple<error_code, std::size_t>>> read_some_within(
+    Stream& stream, asio::mutable_buffer buffer, std::chrono::steady_clock::duration timeout) {
+  asio::any_io_executor executor = co_await asio::this_coro::executor;
+  asio::steady_timer timer(executor, timeout);
+  auto group = asio::experimental::make_parallel_group(stream.async_read_some(buffer, asio::deferred),
+                                                       timer.async_wait(asio::deferred));
+  auto [order, read_error, bytes, timer_error] =
+      co_await group.async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
+  (void)order;
+  (void)timer_error;
+  if (bytes > 0 || read_error != asio::error::operation_aborted) co_return std::tuple{read_error, bytes};
   co_return std::nullopt;
 }
 

@@ -424,8 +424,9 @@ asio::awaitable<void> Server::serve(tcp::socket socket, ListenerConfig listener)
     while (true) {
       auto slice = std::min<std::chrono::steady_clock::duration>(idle_deadline - std::chrono::steady_clock::now(),
                                                                  std::chrono::seconds(1));
-      if (tls) read = co_await with_timeout(tls->async_read_some(asio::buffer(buffer), use_nothrow), slice);
-      else read = co_await with_timeout(socket.async_read_some(asio::buffer(buffer), use_nothrow), slice);
+      // (read_some_within, not with_timeout: bytes arriving as a slice ends must not be dropped.)
+      if (tls) read = co_await read_some_within(*tls, asio::buffer(buffer), slice);
+      else read = co_await read_some_within(socket, asio::buffer(buffer), slice);
       if (read || *shutting_down || std::chrono::steady_clock::now() >= idle_deadline) break;
     }
     if (!read) {
