@@ -2,6 +2,7 @@
 #include "checks/check.hpp"
 
 #include <algorithm>
+#include <arpa/inet.h>
 
 #include "smtp/command.hpp"
 
@@ -40,6 +41,16 @@ std::pair<double, double> Check::score_range(const Config&, const FilterPolicy& 
 bool Check::may_decide(const Config&, const FilterPolicy& policy) const {
   const auto& settings = policy.check(std::string(name()));
   return settings.mandatory || actions_decide(settings);
+}
+
+std::string canonical_ip(std::string_view ip) {
+  std::string copy(ip);
+  unsigned char bytes[16];
+  char text[INET6_ADDRSTRLEN];
+  if (copy.rfind("::ffff:", 0) == 0 && copy.find('.') != std::string::npos) copy = copy.substr(7);
+  if (inet_pton(AF_INET, copy.c_str(), bytes) == 1) return inet_ntop(AF_INET, bytes, text, sizeof text);
+  if (inet_pton(AF_INET6, copy.c_str(), bytes) == 1) return inet_ntop(AF_INET6, bytes, text, sizeof text);
+  return copy;
 }
 
 bool is_role_recipient(std::string_view address) {

@@ -100,6 +100,9 @@ class Check {
   virtual bool may_decide(const Config& config, const FilterPolicy& policy) const;
   // Runs even for white-listed senders (antivirus).
   virtual bool always_runs() const { return false; }
+  // Judges the sending host (block lists, HELO, reverse DNS, SPF, callouts): the engine skips it for
+  // entries of the policy's No Host Checks list.
+  virtual bool host_check() const { return false; }
   // The reply a reject/tempfail of this check gives unless the contribution names one.
   virtual std::string_view reply_kind() const { return name(); }
   virtual int reject_code() const { return 550; }
@@ -111,6 +114,10 @@ class Check {
 // Helpers for the common cases of score_range/may_decide: the actions of this check's policy.
 std::pair<double, double> action_score_range(const CheckPolicy& policy);
 bool actions_decide(const CheckPolicy& policy);
+
+// An address in the text form inet_ntop gives (IPv4-mapped IPv6 as IPv4), for comparing addresses
+// written differently; the input itself when it is not an address.
+std::string canonical_ip(std::string_view ip);
 
 // "postmaster@…" or "abuse@…" (RFC 5321 §4.5.1, RFC 2142): never refused for who the sender is.
 bool is_role_recipient(std::string_view address);

@@ -45,6 +45,7 @@ bool stronger(const Action& candidate, const Action& current) {
 class DnsblCheck final : public Check {
  public:
   std::string_view name() const override { return "dnsbl"; }
+  bool host_check() const override { return true; }
   Stage stage() const override { return Stage::connect; }
   int cost() const override { return 10; }
   std::string_view reply_kind() const override { return "rbl"; }
@@ -82,10 +83,6 @@ class DnsblCheck final : public Check {
     if (lists.empty() || !context.resolver) co_return outcome;
     if (is_role_recipient(context.recipient)) {
       outcome.note = "exempt: " + context.recipient;
-      co_return outcome;
-    }
-    if (auto entry = context.policy->no_host_checks.match(context.client_ip, context.mail_from); !entry.empty()) {
-      outcome.note = "No Host Checks: " + entry;
       co_return outcome;
     }
     Answers answers = co_await lookup(context);

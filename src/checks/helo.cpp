@@ -51,29 +51,16 @@ std::string literal_address(std::string_view helo) {
   return inet_ntop(AF_INET, bytes, text, sizeof text);
 }
 
-std::string canonical_ip(std::string_view ip) {
-  std::string copy(ip);
-  unsigned char bytes[16];
-  char text[INET6_ADDRSTRLEN];
-  if (copy.rfind("::ffff:", 0) == 0 && copy.find('.') != std::string::npos) copy = copy.substr(7);
-  if (inet_pton(AF_INET, copy.c_str(), bytes) == 1) return inet_ntop(AF_INET, bytes, text, sizeof text);
-  if (inet_pton(AF_INET6, copy.c_str(), bytes) == 1) return inet_ntop(AF_INET6, bytes, text, sizeof text);
-  return copy;
-}
-
 class HeloCheck final : public Check {
  public:
   std::string_view name() const override { return "helo"; }
+  bool host_check() const override { return true; }
   Stage stage() const override { return Stage::helo; }
   int cost() const override { return 1; }
 
   boost::asio::awaitable<CheckOutcome> run(CheckContext& context) const override {
     CheckOutcome outcome;
     const auto& policy = *context.policy;
-    if (auto entry = policy.no_host_checks.match(context.client_ip, context.mail_from); !entry.empty()) {
-      outcome.note = "No Host Checks: " + entry;
-      co_return outcome;
-    }
     const auto& settings = policy.check("helo");
     const std::string helo = smtp::to_lower_ascii(context.helo);
     if (helo.empty()) co_return outcome;   // the session refuses MAIL before HELO

@@ -13,19 +13,6 @@
 #include "smtp/command.hpp"
 
 namespace gatehouse::checks {
-namespace {
-
-std::string canonical(const std::string& ip) {
-  unsigned char bytes[16];
-  char text[INET6_ADDRSTRLEN];
-  std::string copy = ip;
-  if (copy.rfind("::ffff:", 0) == 0 && copy.find('.') != std::string::npos) copy = copy.substr(7);
-  if (inet_pton(AF_INET, copy.c_str(), bytes) == 1) return inet_ntop(AF_INET, bytes, text, sizeof text);
-  if (inet_pton(AF_INET6, copy.c_str(), bytes) == 1) return inet_ntop(AF_INET6, bytes, text, sizeof text);
-  return copy;
-}
-
-}  // namespace
 
 // Hand-written rather than std::regex: this runs for every connection, and building regular
 // expressions per call cost a quarter of the daemon's CPU under load (bench/README.md).
@@ -33,7 +20,7 @@ bool looks_like_generic_name(std::string_view name, std::string_view ip) {
   const std::string lower = smtp::to_lower_ascii(name);
   auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
   in_addr v4{};
-  if (inet_pton(AF_INET, canonical(std::string(ip)).c_str(), &v4) == 1) {
+  if (inet_pton(AF_INET, canonical_ip(ip).c_str(), &v4) == 1) {
     const auto* b = reinterpret_cast<const unsigned char*>(&v4.s_addr);
     // The name as runs of digits with what separates them.
     struct Run {
@@ -120,6 +107,7 @@ struct ForwardResult {
 class ReverseDnsCheck final : public Check {
  public:
   std::string_view name() const override { return "reverse_dns"; }
+  bool host_check() const override { return true; }
   Stage stage() const override { return Stage::connect; }
   int cost() const override { return 12; }
   std::string_view reply_kind() const override { return "reverse_dns"; }
@@ -128,10 +116,6 @@ class ReverseDnsCheck final : public Check {
   boost::asio::awaitable<CheckOutcome> run(CheckContext& context) const override {
     CheckOutcome outcome;
     const auto& policy = *context.policy;
-    if (auto entry = policy.no_host_checks.match(context.client_ip, context.mail_from); !entry.empty()) {
-      outcome.note = "No Host Checks: " + entry;
-      co_return outcome;
-    }
     if (!context.connection) co_return outcome;
     const auto& settings = policy.check("reverse_dns");
     const auto& state = *context.connection;
@@ -162,7 +146,7 @@ class ReverseDnsCheck final : public Check {
     const std::string key = "fcrdns";
     if (auto it = state.memo.find(key); it != state.memo.end()) co_return std::any_cast<ForwardResult>(it->second);
     ForwardResult result;
-    const std::string ip = canonical(context.client_ip);
+    const std::string ip = canonical_ip(context.client_ip);
     const bool v6 = ip.find(':') != std::string::npos;
     dns::DnsAnswer<std::string> answer;
     if (v6) {
@@ -174,7 +158,7 @@ class ReverseDnsCheck final : public Check {
     }
     if (answer.ok()) {
       result.confirmed = std::any_of(answer.records.begin(), answer.records.end(),
-                                     [&](const std::string& address) { return canonical(address) == ip; });
+                                     [&](const std::string& address) { return canonical_ip(address) == ip; });
     } else if (answer.status != dns::DnsStatus::nxdomain && answer.status != dns::DnsStatus::nodata) {
       result.error = fmt::format("{} lookup of {}: {}", v6 ? "AAAA" : "A", state.ptr, dns::to_string(answer.status));
     }

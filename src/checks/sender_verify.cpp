@@ -327,6 +327,7 @@ boost::asio::awaitable<Finding> callout(boost::asio::any_io_executor executor, C
 class SenderVerifyCheck final : public Check {
  public:
   std::string_view name() const override { return "sender_verify"; }
+  bool host_check() const override { return true; }
   Stage stage() const override { return Stage::mail; }
   int cost() const override { return 50; }
   std::string_view reply_kind() const override { return "sender_verify"; }
@@ -343,10 +344,6 @@ class SenderVerifyCheck final : public Check {
     }
     if (is_role_recipient(context.recipient)) {
       outcome.note = "exempt: " + context.recipient;
-      co_return outcome;
-    }
-    if (auto entry = context.policy->no_host_checks.match(context.client_ip, sender); !entry.empty()) {
-      outcome.note = "No Host Checks: " + entry;
       co_return outcome;
     }
     const auto at = sender.rfind('@');

@@ -27,6 +27,7 @@ std::string memo_key(const CheckContext& context) { return "spf:" + context.mail
 class SpfCheck final : public Check {
  public:
   std::string_view name() const override { return "spf"; }
+  bool host_check() const override { return true; }
   Stage stage() const override { return Stage::mail; }
   int cost() const override { return 20; }
   std::string_view reply_kind() const override { return "spf"; }
@@ -46,10 +47,6 @@ class SpfCheck final : public Check {
   boost::asio::awaitable<CheckOutcome> run(CheckContext& context) const override {
     CheckOutcome outcome;
     const auto& policy = *context.policy;
-    if (auto entry = policy.no_host_checks.match(context.client_ip, context.mail_from); !entry.empty()) {
-      outcome.note = "No Host Checks: " + entry;
-      co_return outcome;
-    }
     if (!context.resolver) co_return outcome;
     spf::SpfOutcome result = co_await evaluate(context);
     const auto& settings = policy.check("spf");

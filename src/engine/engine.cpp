@@ -36,12 +36,23 @@ void Engine::add(std::unique_ptr<Check> check) {
   });
 }
 
+std::pair<double, double> Engine::content_bounds(const Config& config, const FilterPolicy& policy) const {
+  double low = 0, high = 0;
+  for (auto& check : checks_) {
+    if (check->stage() != Stage::data || !policy.check(std::string(check->name())).enabled) continue;
+    auto [lo, hi] = check->score_range(config, policy);
+    low += lo;
+    high += hi;
+  }
+  return {low, high};
+}
+
 boost::asio::awaitable<void> Engine::run(checks::CheckContext& context, Verdict& verdict, Stage last) const {
   const Config& config = *context.config;
   const FilterPolicy& policy = *context.policy;
   const bool at_rcpt = last != Stage::data;
-  // The checks to consider now, and the bounds of every check still to come (the content checks
-  // included when judging at RCPT).
+  // The checks to consider now, and (suffix sums) the bounds of every check still to come, the
+  // content checks included when judging at RCPT.
   std::vector<const Check*> pending;
   for (auto& check : checks_) {
     if (!policy.check(std::string(check->name())).enabled) continue;
@@ -49,32 +60,27 @@ boost::asio::awaitable<void> Engine::run(checks::CheckContext& context, Verdict&
     if (at_rcpt ? is_data : !is_data) continue;
     pending.push_back(check.get());
   }
-  auto bounds_from = [&](std::size_t first) {
-    double low = 0, high = 0;
-    for (std::size_t i = first; i < pending.size(); ++i) {
-      auto [lo, hi] = pending[i]->score_range(config, policy);
-      low += lo;
-      high += hi;
-    }
-    if (at_rcpt) {
-      for (auto& check : checks_) {
-        if (check->stage() != Stage::data || !policy.check(std::string(check->name())).enabled) continue;
-        auto [lo, hi] = check->score_range(config, policy);
-        low += lo;
-        high += hi;
-      }
-    }
-    return std::pair{low, high};
-  };
+  std::vector<std::pair<double, double>> remaining(pending.size() + 1);
+  remaining.back() = at_rcpt ? content_bounds(config, policy) : std::pair{0.0, 0.0};
+  for (std::size_t i = pending.size(); i-- > 0;) {
+    auto [low, high] = pending[i]->score_range(config, policy);
+    remaining[i] = {remaining[i + 1].first + low, remaining[i + 1].second + high};
+  }
 
   for (std::size_t index = 0; index < pending.size(); ++index) {
     const Check& check = *pending[index];
     const std::string name(check.name());
     if (verdict.whitelisted && !check.always_runs()) continue;
+    if (check.host_check()) {
+      if (auto entry = policy.no_host_checks.match(context.client_ip, context.mail_from); !entry.empty()) {
+        verdict.checks.push_back({name, 0, "No Host Checks: " + entry});
+        continue;
+      }
+    }
     const bool decides = check.may_decide(config, policy);
     // Only expensive checks (a lookup or more) are worth skipping: cheap ones run for the explanation.
     if (!decides && !check.always_runs() && check.cost() >= skippable_cost) {
-      auto [low, high] = bounds_from(index);
+      auto [low, high] = remaining[index];
       if (disposition_for(verdict.score + low, policy) == disposition_for(verdict.score + high, policy)) {
         verdict.skipped.push_back(name);
         continue;
@@ -130,11 +136,7 @@ boost::asio::awaitable<Verdict> Engine::judge_recipient(checks::CheckContext& co
   co_await run(context, verdict, Stage::rcpt);
   if (verdict.disposition != "accept" || verdict.whitelisted) co_return verdict;
   // Reject now when no content check could bring the score under the threshold.
-  double content_low = 0;
-  for (auto& check : checks_) {
-    if (check->stage() != Stage::data || !context.policy->check(std::string(check->name())).enabled) continue;
-    content_low += check->score_range(*context.config, *context.policy).first;
-  }
+  const double content_low = content_bounds(*context.config, *context.policy).first;
   if (verdict.score + content_low >= context.policy->reject_threshold) {
     verdict.disposition = "reject";
     verdict.reason = "score";

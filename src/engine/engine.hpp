@@ -51,6 +51,8 @@ class Engine {
 
  private:
   boost::asio::awaitable<void> run(checks::CheckContext& context, Verdict& verdict, checks::Stage last) const;
+  // The least and most the enabled content checks can add together.
+  std::pair<double, double> content_bounds(const Config& config, const FilterPolicy& policy) const;
   std::vector<std::unique_ptr<checks::Check>> checks_;
 };
 

@@ -161,7 +161,8 @@ std::string annotate_message(std::string message, const content::HeaderSection& 
   if (!fired.empty()) added += "\r\nX-Gatehouse-Checks: " + fired;
   if (verdict.whitelisted) added += "\r\nX-Gatehouse-Whitelisted: yes";
   added += "\r\n";
-  message = remove_our_authentication_results(std::move(message), headers.body_offset, hostname);
+  if (headers.count("Authentication-Results") > 0)
+    message = remove_our_authentication_results(std::move(message), headers.body_offset, hostname);
   if (verdict.disposition == "tag") {
     // The Subject keeps its text after the tag; a message without one gets one.
     std::size_t subject_pos = std::string::npos;

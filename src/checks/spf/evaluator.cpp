@@ -59,17 +59,6 @@ bool within_domain(std::string_view name, std::string_view domain) {
          iequals(name.substr(name.size() - domain.size()), domain);
 }
 
-std::string printable(std::string_view text) {
-  std::string out;
-  for (unsigned char c : text) {
-    if (c >= 0x20 && c < 0x7f && c != '\\')
-      out += static_cast<char>(c);
-    else
-      out += fmt::format("\\x{:02x}", c);
-  }
-  return out;
-}
-
 bool lookup_failed(DnsStatus status) {
   return status == DnsStatus::servfail || status == DnsStatus::timeout || status == DnsStatus::error;
 }

@@ -35,17 +35,6 @@ bool all_digits(std::string_view text) {
   return true;
 }
 
-// A term for messages: bytes outside printable ASCII as \xHH, so a problem is safe to log and print.
-std::string printable(std::string_view text) {
-  std::string out;
-  for (unsigned char c : text) {
-    if (c >= 0x20 && c < 0x7f && c != '\\')
-      out += static_cast<char>(c);
-    else
-      out += fmt::format("\\x{:02x}", c);
-  }
-  return out;
-}
 
 // ip4-cidr-length = "/" ("0" / %x31-39 0*1DIGIT) ; 0-32
 // ip6-cidr-length = "/" ("0" / %x31-39 0*2DIGIT) ; 0-128
@@ -232,6 +221,17 @@ std::size_t modifier_name_length(std::string_view term) {
 }
 
 }  // namespace
+
+std::string printable(std::string_view text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (c >= 0x20 && c < 0x7f && c != '\\')
+      out += static_cast<char>(c);
+    else
+      out += fmt::format("\\x{:02x}", c);
+  }
+  return out;
+}
 
 std::string_view to_string(MechanismKind kind) {
   switch (kind) {

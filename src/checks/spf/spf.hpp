@@ -176,6 +176,10 @@ Result<std::string> expand_macros(std::string_view text, const MacroValues& valu
 // characters, labels removed from the left (§7.3 last paragraph; §4.8).
 Result<std::string> expand_domain_spec(std::string_view text, const MacroValues& values);
 
+// Text for messages: bytes outside printable ASCII (and the backslash) as \xHH, so a problem quoting
+// a record or name is safe to log and print.
+std::string printable(std::string_view text);
+
 // Whether `name` can be queried as a domain name: non-empty labels of at most 63 octets and at
 // most 253 octets in all (RFC 1035 §2.3.4), a trailing dot allowed, no control character (NUL, CR, LF, …).
 bool queryable_name(std::string_view name);
