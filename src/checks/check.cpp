@@ -35,11 +35,11 @@ bool actions_decide(const CheckPolicy& policy) {
 }
 
 std::pair<double, double> Check::score_range(const Config&, const FilterPolicy& policy) const {
-  return action_score_range(policy.check(std::string(name())));
+  return action_score_range(policy.check(name()));
 }
 
 bool Check::may_decide(const Config&, const FilterPolicy& policy) const {
-  const auto& settings = policy.check(std::string(name()));
+  const auto& settings = policy.check(name());
   return settings.mandatory || actions_decide(settings);
 }
 

@@ -106,10 +106,9 @@ int run_check(const CheckOptions& options) {
       std::vector<CheckResult> recipient_notes = verdict.checks;
       auto judge = [&]() -> boost::asio::awaitable<void> {
         if (resolver) {
-          auto names = co_await resolver->ptr(options.ip);
-          if (names.ok() && !names.records.empty()) state.ptr = names.records.front();
-          else if (names.status != dns::DnsStatus::nxdomain && names.status != dns::DnsStatus::nodata)
-            state.ptr_error = std::string(dns::to_string(names.status));
+          dns::Resolver::ClientName name = co_await resolver->client_name(options.ip);
+          state.ptr = std::move(name.name);
+          state.ptr_error = std::move(name.error);
         }
         checks::CheckContext context;
         context.id = id;

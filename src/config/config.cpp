@@ -1344,7 +1344,7 @@ Action CheckPolicy::action(const std::string& finding) const {
 
 void FilterPolicy::update_fingerprint() { fingerprint = policy_fingerprint(*this); }
 
-const CheckPolicy& FilterPolicy::check(const std::string& name) const {
+const CheckPolicy& FilterPolicy::check(std::string_view name) const {
   static const CheckPolicy unknown;
   auto it = checks.find(name);
   return it == checks.end() ? unknown : it->second;

@@ -85,11 +85,11 @@ struct FilterPolicy {
   std::string subject_tag = "[SPAM?] ";
   std::string contact;              // {contact} in reply texts: whom a wrongly rejected sender calls
   std::map<std::string, std::string> replies;       // reply kind → text with {id} {reason} {contact}
-  std::map<std::string, CheckPolicy> checks;        // every known check has an entry
+  std::map<std::string, CheckPolicy, std::less<>> checks;   // every known check has an entry
   SenderList whitelist, blacklist, no_host_checks;
   std::string fingerprint;          // equal fingerprints = same policy (recipients may share a transaction)
 
-  const CheckPolicy& check(const std::string& name) const;
+  const CheckPolicy& check(std::string_view name) const;
   void update_fingerprint();        // after changing any field
   std::string reply_text(const std::string& kind, const std::string& id, const std::string& reason) const;
 };

@@ -686,6 +686,21 @@ asio::awaitable<DnsAnswer<std::string>> Resolver::ptr(std::string ip) {
   return lookup_ptr(engine_, std::move(ip));
 }
 
+namespace {
+asio::awaitable<Resolver::ClientName> lookup_client_name(std::shared_ptr<ResolverEngine> engine, std::string ip) {
+  DnsAnswer<std::string> names = co_await lookup_ptr(std::move(engine), std::move(ip));
+  Resolver::ClientName result;
+  if (names.ok() && !names.records.empty()) result.name = names.records.front();
+  else if (names.status != DnsStatus::nxdomain && names.status != DnsStatus::nodata)
+    result.error = std::string(to_string(names.status));
+  co_return result;
+}
+}  // namespace
+
+asio::awaitable<Resolver::ClientName> Resolver::client_name(std::string ip) {
+  return lookup_client_name(engine_, std::move(ip));
+}
+
 asio::awaitable<DnsAnswer<std::string>> Resolver::a(std::string name) {
   return lookup_addresses(engine_, std::move(name), ns_t_a);
 }

@@ -82,6 +82,13 @@ class Resolver {
 
   // Host names of an IPv4 or IPv6 address (every PTR record, without trailing dots).
   boost::asio::awaitable<DnsAnswer<std::string>> ptr(std::string ip);
+  // The client's name for checks and trace headers: the first PTR name, "" when there is none
+  // (NXDOMAIN/NODATA); `error` says why the lookup failed (timeout, servfail), "" otherwise.
+  struct ClientName {
+    std::string name;
+    std::string error;
+  };
+  boost::asio::awaitable<ClientName> client_name(std::string ip);
   // Textual addresses ("192.0.2.1", "2001:db8::1"); CNAME chains in the answer are followed.
   boost::asio::awaitable<DnsAnswer<std::string>> a(std::string name);
   boost::asio::awaitable<DnsAnswer<std::string>> aaaa(std::string name);

@@ -39,7 +39,7 @@ void Engine::add(std::unique_ptr<Check> check) {
 std::pair<double, double> Engine::content_bounds(const Config& config, const FilterPolicy& policy) const {
   double low = 0, high = 0;
   for (auto& check : checks_) {
-    if (check->stage() != Stage::data || !policy.check(std::string(check->name())).enabled) continue;
+    if (check->stage() != Stage::data || !policy.check(check->name()).enabled) continue;
     auto [lo, hi] = check->score_range(config, policy);
     low += lo;
     high += hi;
@@ -55,7 +55,7 @@ boost::asio::awaitable<void> Engine::run(checks::CheckContext& context, Verdict&
   // content checks included when judging at RCPT.
   std::vector<const Check*> pending;
   for (auto& check : checks_) {
-    if (!policy.check(std::string(check->name())).enabled) continue;
+    if (!policy.check(check->name()).enabled) continue;
     const bool is_data = check->stage() == Stage::data;
     if (at_rcpt ? is_data : !is_data) continue;
     pending.push_back(check.get());

@@ -255,10 +255,9 @@ asio::awaitable<void> Server::serve(tcp::socket socket, ListenerConfig listener)
   } cleanup{this, client.ip, connection_id};
 
   if (auto* resolver = gateway_.resolver()) {
-    auto names = co_await resolver->ptr(client.ip);
-    if (names.ok() && !names.records.empty()) client.ptr = names.records.front();
-    else if (names.status != dns::DnsStatus::nxdomain && names.status != dns::DnsStatus::nodata)
-      client.ptr_error = std::string(dns::to_string(names.status));
+    dns::Resolver::ClientName name = co_await resolver->client_name(client.ip);
+    client.ptr = std::move(name.name);
+    client.ptr_error = std::move(name.error);
   }
 
   // Early talkers (RFC 5321 §4.3.1: the client waits for the greeting; postscreen's pregreet
