@@ -267,8 +267,8 @@ def demo_dns(tmp_path):
 def demo_config(tmp_path, dns_port):
     port = free_port_number()
     text = (ROOT / "etc" / "gatehouse.toml").read_text()
-    assert '"127.0.0.1:2525"' in text and '"127.0.0.1:5353"' in text
-    return port, text.replace('"127.0.0.1:2525"', f'"127.0.0.1:{port}"').replace('"127.0.0.1:5353"', f'"127.0.0.1:{dns_port}"')
+    assert '"127.0.0.1:2525"' in text and '"127.0.0.1:2553"' in text
+    return port, text.replace('"127.0.0.1:2525"', f'"127.0.0.1:{port}"').replace('"127.0.0.1:2553"', f'"127.0.0.1:{dns_port}"')
 
 
 def test_demo_config_delivers_into_maildir(gatehouse_bin, tmp_path, demo_dns):

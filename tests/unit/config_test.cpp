@@ -52,7 +52,7 @@ TEST(ConfigExample, LoadsTheDemoSettings) {
   EXPECT_EQ(config.listeners[0].starttls, TlsPolicy::optional);
   EXPECT_FALSE(config.tls_configured());
   EXPECT_EQ(config.state_dir, "var");
-  EXPECT_EQ(config.nameservers, std::vector<std::string>{"127.0.0.1:5353"});
+  EXPECT_EQ(config.nameservers, std::vector<std::string>{"127.0.0.1:2553"});
   EXPECT_TRUE(config.trusted_networks.empty());
   ASSERT_EQ(config.domains.size(), 1u);
   const DomainConfig& domain = config.domains[0];
