@@ -7,10 +7,12 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libboost-json1.81-dev libssl-dev libsqlite3-dev libzstd-dev
   libtomlplusplus-dev libspdlog-dev libfmt-dev libcli11-dev libc-ares-dev libpsl-dev publicsuffix
+  libgmime-3.0-dev libgumbo-dev libidn2-dev libmagic-dev libarchive-dev libicu-dev libre2-dev
   swaks openssl sqlite3 unbound
 )
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(libgtest-dev python3 python3-pytest python3-yaml postfix unbound nmap procps dovecot-lmtpd iproute2 libnet-ssleay-perl)  # libnet-ssleay-perl: swaks --tls
+  packages+=(libgtest-dev python3 python3-pytest python3-yaml postfix unbound nmap procps dovecot-lmtpd iproute2 libnet-ssleay-perl
+             clamav-daemon clamav clamdscan)  # clamd: the antivirus tests; libnet-ssleay-perl: swaks --tls
 fi
 
 missing=()

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "content/analysis.hpp"
 #include "content/headers.hpp"
 
 namespace gatehouse::dns {
@@ -60,6 +61,7 @@ struct CheckContext {
   std::vector<std::string> recipients;     // data stage: every accepted recipient
   std::string_view message;                // data stage: the whole message
   const content::HeaderSection* headers = nullptr;  // data stage
+  const content::MessageAnalysis* content = nullptr; // data stage: MIME parse and what is derived from it
   const Config* config = nullptr;
   const FilterPolicy* policy = nullptr;    // the recipient domain's policy
   dns::Resolver* resolver = nullptr;
