@@ -1,0 +1,102 @@
+"""The SMTP envelope a corpus message arrived with, read back from its own headers, for the filters
+that are told the envelope by their MTA (gatehouse check, rspamc) — SpamAssassin reads the same
+headers itself.
+
+- MAIL FROM: the first (topmost) Return-Path ("<>" for bounces).
+- Client: the first Received field, from the top, whose "from" clause names a public IPv4/IPv6
+  address — the last hop into the collecting site, i.e. the client the site's gateway talked to
+  (the fields above it are the collector's own hops: localhost, fetchmail, private relays).
+- HELO: the name the client gave in that field (sendmail/Postfix "from HELO (rdns [ip])", exim
+  "from rdns ([ip] helo=HELO)", qmail "from rdns (HELO name) (ip)").
+- Reverse DNS: the verified name the receiving MTA wrote in front of the address, or "" when it
+  wrote none or "unknown".
+
+Heuristic by nature (Received fields are free-form); a message with no usable field gets client
+None and the runners fall back to their own defaults."""
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from pathlib import Path
+
+_IP_IN_FROM = re.compile(r"[\[(]\s*(?:IPv6:)?([0-9a-fA-F:.]{7,45})\s*[\])]")
+_BARE_IP = re.compile(r"(?<![\w.:])(\d{1,3}(?:\.\d{1,3}){3})(?![\w.])")
+_HELO_EXIM = re.compile(r"\bhelo\s*=\s*([^\s)\]]+)", re.I)
+_HELO_QMAIL = re.compile(r"\(\s*HELO\s+([^\s)]+)\s*\)", re.I)
+_SENDMAIL_RDNS = re.compile(r"\(\s*(?:[^\s()@]+@)?([A-Za-z0-9][\w.-]*)\s*\[")
+
+
+@dataclass(frozen=True)
+class Envelope:
+    mail_from: str              # without angle brackets; "" for the null sender
+    client_ip: str | None       # None: no public address found
+    helo: str
+    rdns: str                   # "" when unknown
+
+
+def _public(text: str) -> str | None:
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    return str(address) if address.is_global else None
+
+
+def parse_received(field: str) -> tuple[str, str, str] | None:
+    """(ip, helo, rdns) from one Received field whose from-clause has a public address."""
+    text = " ".join(field.split())
+    match = re.match(r"from\s+(.*?)(?:\sby\s|;|$)", text, re.I)
+    if not match:
+        return None
+    clause = match.group(1)
+    ip = None
+    for candidate in _IP_IN_FROM.findall(clause) + _BARE_IP.findall(clause):
+        ip = _public(candidate.strip())
+        if ip:
+            break
+    if not ip:
+        return None
+    first = clause.split()[0] if clause.split() else ""
+    helo = first.strip("[]()")
+    exim = _HELO_EXIM.search(clause)
+    qmail = _HELO_QMAIL.search(clause)
+    rdns = ""
+    if exim:       # exim: "from rdns ([ip] helo=HELO)"
+        helo, rdns = exim.group(1), first
+    elif qmail:    # qmail: "from rdns (HELO name) (ip)"
+        helo, rdns = qmail.group(1), first
+    else:          # sendmail / Postfix: "from HELO (rdns [ip])"
+        named = _SENDMAIL_RDNS.search(clause)
+        if named:
+            rdns = named.group(1)
+    if rdns.lower() in ("unknown", "") or _public(rdns.strip("[]")) or rdns.startswith("["):
+        rdns = ""
+    if not helo or helo.lower() == "unknown":
+        helo = f"[{ip}]"
+    return ip, helo.rstrip("."), rdns.rstrip(".").lower()
+
+
+def read_envelope(path: Path | str) -> Envelope:
+    with open(path, "rb") as data:
+        raw = data.read()
+    if raw.startswith(b"From "):
+        raw = raw.split(b"\n", 1)[1] if b"\n" in raw else b""
+    headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
+    return_path = headers.get("Return-Path")
+    mail_from = ""
+    if return_path is not None:
+        mail_from = str(return_path).strip().strip("<>").strip()
+    for field in headers.get_all("Received") or []:
+        found = parse_received(str(field))
+        if found:
+            return Envelope(mail_from, *found)
+    return Envelope(mail_from, None, "", "")
+
+
+if __name__ == "__main__":
+    import sys
+    for name in sys.argv[1:]:
+        print(name, read_envelope(name))
