@@ -128,6 +128,7 @@ def main(argv: list[str]) -> int:
     work.mkdir(parents=True, exist_ok=True)
     results = {}
     started_all = time.monotonic()
+    out = Path(args.out) if args.out else RESULTS / f"accuracy-{datetime.now():%Y%m%d-%H%M%S}.json"
     try:
         for name in chosen:
             runner = RUNNERS[name]
@@ -144,10 +145,17 @@ def main(argv: list[str]) -> int:
             results[runner.NAME] = {"info": info, "summary": summarise(verdicts), "mistakes": mistakes(verdicts),
                                     "verdicts": [{"message": v.relative, "label": v.label, "outcome": v.outcome,
                                                   "score": v.score, "action": v.action} for v in verdicts]}
+            write_report(args, out, train, held, results, started_all)  # after each filter: partial results survive
     finally:
         if not args.keep and not args.work:
             shutil.rmtree(work, ignore_errors=True)
+    write_report(args, out, train, held, results, started_all)
+    print(table(results))
+    print(f"\nreport: {out}" + (f"; work directory kept: {work}" if args.keep or args.work else ""))
+    return 0 if any("unavailable" not in e for e in results.values()) else 1
 
+
+def write_report(args, out: Path, train, held, results: dict, started_all: float) -> None:
     report = {
         "date": datetime.now().isoformat(timespec="seconds"),
         "corpus": str(Path(args.corpus).resolve()),
@@ -158,12 +166,8 @@ def main(argv: list[str]) -> int:
         "seconds": round(time.monotonic() - started_all, 1),
         "filters": results,
     }
-    out = Path(args.out) if args.out else RESULTS / f"accuracy-{datetime.now():%Y%m%d-%H%M%S}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1) + "\n")
-    print(table(results))
-    print(f"\nreport: {out}" + (f"; work directory kept: {work}" if args.keep or args.work else ""))
-    return 0 if any("unavailable" not in e for e in results.values()) else 1
 
 
 if __name__ == "__main__":
