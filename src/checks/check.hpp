@@ -14,14 +14,19 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "content/analysis.hpp"
 #include "content/headers.hpp"
 
 namespace gatehouse::dns {
 class Resolver;
 }
+namespace gatehouse::content {
+struct MessageAnalysis;   // content/analysis.hpp: include it in the checks that read it
+}
 namespace gatehouse::engine {
 class Reputation;
+}
+namespace gatehouse::classifier {
+class Model;
 }
 
 namespace gatehouse::checks {
@@ -66,6 +71,7 @@ struct CheckContext {
   const FilterPolicy* policy = nullptr;    // the recipient domain's policy
   dns::Resolver* resolver = nullptr;
   engine::Reputation* reputation = nullptr;
+  const classifier::Model* classifier = nullptr;     // data stage: the learned tokens (null: none loaded)
 };
 
 // One finding of a check, already turned into an action by the policy.
