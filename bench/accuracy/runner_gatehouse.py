@@ -1,7 +1,8 @@
 """gatehouse on the split: `gatehouse learn` on the training split into a fresh state store, then
 `gatehouse check --json --no-dns` for every held-out message with the envelope read back from the
 message (envelope.py): --ip the first public client address of its Received fields, --helo the
-name that client gave, --from its Return-Path, --rcpt a recipient of the benchmark's domain.
+name that client gave (a neutral 192.0.2.1 / mail.bench.test for mail with no public hop), --from
+its Return-Path, --rcpt a recipient of the benchmark's domain.
 Tagged and rejected are gatehouse's own dispositions ("tag", "reject") under the thresholds of the
 configuration used (default: the generated one below, tag 5, reject 10 — gatehouse's defaults).
 
@@ -20,6 +21,7 @@ from envelope import read_envelope
 
 NAME = "gatehouse"
 RECIPIENT = "user@bench.test"
+NEUTRAL_CLIENT = ("192.0.2.1", "mail.bench.test")
 DEFAULT_BINARY = Path(__file__).resolve().parents[2] / "build-acc" / "gatehouse"
 
 CONFIG = """\
@@ -75,6 +77,11 @@ def check(gatehouse: Path, config: Path, message) -> Verdict:
             "--rcpt", RECIPIENT]
     if envelope.client_ip:
         argv += ["--ip", envelope.client_ip, "--helo", envelope.helo]
+    else:
+        # No public hop: delivered inside the collecting site (cron, RSS robots, local lists). Such
+        # mail never crossed a gateway; it gets a neutral client (TEST-NET-1, a valid HELO) rather
+        # than gatehouse check's default 127.0.0.1/"localhost", whose HELO would score not_fqdn.
+        argv += ["--ip", NEUTRAL_CLIENT[0], "--helo", NEUTRAL_CLIENT[1]]
     with open(message.path, "rb") as data:
         done = subprocess.run(nice(argv), stdin=data, capture_output=True)
     try:
