@@ -109,6 +109,9 @@ int run_check(const CheckOptions& options) {
           dns::Resolver::ClientName name = co_await resolver->client_name(options.ip);
           state.ptr = std::move(name.name);
           state.ptr_error = std::move(name.error);
+        } else {
+          // --no-dns: the client's name was never looked up, which is no evidence (not "no PTR record").
+          state.ptr_error = "not looked up (--no-dns)";
         }
         checks::CheckContext context;
         context.id = id;
