@@ -85,7 +85,8 @@ def check(gatehouse: Path, config: Path, message) -> Verdict:
     with open(message.path, "rb") as data:
         done = subprocess.run(nice(argv), stdin=data, capture_output=True)
     try:
-        answer = json.loads(done.stdout)
+        # Explanations can quote message bytes that are not UTF-8; the verdict and score are ASCII.
+        answer = json.loads(done.stdout.decode("utf-8", "replace"))
         disposition, score = answer["verdict"], float(answer["score"])
     except (ValueError, KeyError, TypeError):
         return Verdict(message.relative, message.label, ERROR,
