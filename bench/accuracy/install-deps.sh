@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the accuracy benchmark (bench/accuracy) compares gatehouse with: Debian bookworm's
-# SpamAssassin (spamassassin and sa-learn; spamd and spamc, packaged apart), Rspamd and a Redis server for Rspamd's Bayes.
+# SpamAssassin (spamassassin and sa-learn; spamd and spamc are packaged apart), Rspamd, and a Redis
+# server for Rspamd's Bayes.
 # A bench-only dependency, not gatehouse's: scripts/install-deps.sh does not install these.
 # Skips apt when everything is there. No system service is started: the benchmark runs private
 # instances (its own configuration, loopback ports, a temporary directory) and stops them itself.
