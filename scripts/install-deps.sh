@@ -23,8 +23,28 @@ if ((${#missing[@]})); then
   echo "Installing: ${missing[*]}"
   SUDO=""
   [[ $(id -u) -ne 0 ]] && SUDO="sudo"
-  # Postfix and Dovecot are only used as test peers: no system configuration, no services.
+  # Postfix, Dovecot and ClamAV are only used as test peers: no system configuration, no services.
+  # In particular no system clamd or freshclam: the tests start their own clamd on a local database
+  # (tests/fixtures/clamav/run-clamd.sh) and freshclam would download signatures. Package scripts
+  # start services through invoke-rc.d, which asks policy-rc.d first (exit 101: not now).
   echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+  policy_rc=/usr/sbin/policy-rc.d
+  made_policy_rc=no
+  if [[ ! -e $policy_rc ]]; then
+    printf '#!/bin/sh\n# Written by gatehouse scripts/install-deps.sh while installing; removed after.\nexit 101\n' |
+      $SUDO tee "$policy_rc" >/dev/null
+    $SUDO chmod 755 "$policy_rc"
+    made_policy_rc=yes
+    trap '$SUDO rm -f "$policy_rc"' EXIT
+  fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [[ $made_policy_rc == yes ]]; then
+    $SUDO rm -f "$policy_rc"
+    trap - EXIT
+  fi
+  # Nor at the next boot, when this run installed them.
+  if [[ " ${missing[*]} " == *" clamav-daemon "* ]] && command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
+    $SUDO systemctl disable --now clamav-daemon.service clamav-daemon.socket clamav-freshclam.service >/dev/null 2>&1 || true
+  fi
 fi

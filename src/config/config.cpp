@@ -5,6 +5,8 @@
 // back-end addresses.
 #include "config/config.hpp"
 
+#include "checks/antivirus/clamd_protocol.hpp"
+
 #include <arpa/inet.h>
 #include <fmt/format.h>
 
@@ -793,6 +795,7 @@ const std::vector<KnownCheck>& known_checks() {
       {"sender_verify", false,
        {{"failed", Action::of(K::reject)}, {"verified", Action::points(0)}, {"accept_all", Action::points(0)}}},
       {"header_structure", true, {}},
+      {"antivirus", true, {{"infected", Action::of(K::reject)}}},
   };
   return checks;
 }
@@ -808,6 +811,7 @@ const std::map<std::string, std::string>& default_replies() {
       {"spam_trap", "Message refused (ID:{id})"},
       {"reputation", "Blocked: {reason} (ID:{id})"},
       {"protocol", "Protocol error: {reason} (ID:{id})"},
+      {"virus", "Virus found: {reason} (ID:{id})"},
       {"score", "Message rejected as spam: {reason} (ID:{id})"},
       {"tempfail", "Temporary failure: {reason}; please try again later (ID:{id})"},
   };
@@ -1069,6 +1073,21 @@ void read_traps(Section section, TrapConfig& traps) {
   section.report_unknown_keys();
 }
 
+void read_antivirus(Section section, AntivirusConfig& antivirus) {
+  section.read_bool("enabled", antivirus.enabled);
+  if (auto node = section.read_string("socket", antivirus.socket)) {
+    if (auto address = clamd::ScannerAddress::parse(antivirus.socket); !address)
+      section.report(*node, "socket", fmt::format("{}, got {}", address.error().message, describe(*node)));
+  }
+  section.read_duration("timeout", antivirus.timeout, std::chrono::milliseconds(100));
+  section.read_size("max_size", antivirus.max_size, 1);
+  section.read_enum("on_oversize", antivirus.on_oversize,
+                    {{"skip", AntivirusConfig::Oversize::skip}, {"tempfail", AntivirusConfig::Oversize::tempfail}});
+  section.read_enum("on_failure", antivirus.on_failure,
+                    {{"tempfail", AntivirusConfig::Failure::tempfail}, {"accept", AntivirusConfig::Failure::accept}});
+  section.report_unknown_keys();
+}
+
 // Lines where each domain was configured, to report duplicates.
 using SeenDomains = std::map<std::string, int>;
 
@@ -1297,6 +1316,7 @@ Result<Config> parse_config(std::string_view text, const std::string& name) {
   read_sender_verify(root.table("sender_verify"), config.sender_verify);
   read_abuse(root.table("abuse"), config.abuse);
   read_traps(root.table("traps"), config.traps);
+  read_antivirus(root.table("antivirus"), config.antivirus);
   SeenDomains seen_domains;
   for (Section& domain : root.table_array("domain")) read_domain(domain, config, seen_domains);
   root.report_unknown_keys();

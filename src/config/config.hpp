@@ -147,6 +147,19 @@ struct TrapConfig {
   std::chrono::seconds bad_mark{std::chrono::hours(24)};   // how long the client IP stays marked
 };
 
+// The antivirus check ([antivirus]; docs/content.md "Antivirus"): clamd scans the raw message over
+// INSTREAM. Off by default: it needs a running clamd.
+struct AntivirusConfig {
+  enum class Oversize { skip, tempfail };
+  enum class Failure { tempfail, accept };
+  bool enabled = false;
+  std::string socket = "/var/run/clamav/clamd.ctl";   // "unix:/path", "/path" or "tcp:IP:PORT" (Debian's clamd)
+  std::chrono::milliseconds timeout{30000};          // the whole scan: connect, send, verdict
+  std::size_t max_size = 25 * 1024 * 1024;            // bytes sent; keep it <= clamd's StreamMaxLength (25M)
+  Oversize on_oversize = Oversize::skip;              // larger messages: a note, not scanned (or tempfail)
+  Failure on_failure = Failure::tempfail;             // scanner down/time-out/error: 451 4.7.1 (or accept with a note)
+};
+
 struct ListenerConfig {
   std::string address;              // "127.0.0.1" or "::1"
   std::uint16_t port = 25;
@@ -205,6 +218,7 @@ struct Config {
   SenderVerifyConfig sender_verify;
   AbuseConfig abuse;
   TrapConfig traps;
+  AntivirusConfig antivirus;        // [antivirus]
 
   std::vector<DomainConfig> domains;
 
