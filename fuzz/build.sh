@@ -24,7 +24,7 @@ sources_of() {
   esac
 }
 
-ALL_TARGETS="proxy_protocol smtp_session data_reader reply_parser command spf_record"
+ALL_TARGETS="proxy_protocol smtp_session data_reader reply_parser command spf_record html_urls"
 TARGETS=${*:-$ALL_TARGETS}
 
 mkdir -p "$OUT"
@@ -149,5 +149,35 @@ cat > "$OUT/spf_record.dict" <<'EOF'
 "\x0d"
 "\x0a"
 "\x00"
+EOF
+cat > "$OUT/html_urls.dict" <<'EOF'
+"<a href=\x22"
+"\x22>"
+"</a>"
+"<img src="
+"<form action="
+"<div style=\x22display:none\x22>"
+"<font color=\x22#ffffff\x22>"
+" bgcolor="
+"<!--"
+"-->"
+"<p>"
+"<br>"
+"<style>"
+"http://"
+"https://"
+"hxxp://"
+"h**p://"
+"[.]"
+"(.)"
+"[:]//"
+"www."
+"xn--"
+"%2e"
+"0x"
+"@"
+"?url=http%3A%2F%2F"
+"&#8203;"
+"&amp;"
 EOF
 echo "done: $(echo "$TARGETS" | wc -w) target(s) in $OUT/"

@@ -12,6 +12,9 @@ std::vector<std::unique_ptr<Check>> builtin_checks() {
   checks.push_back(make_spam_trap_check());
   checks.push_back(make_helo_check());
   checks.push_back(make_dnsbl_check());
+  checks.push_back(make_uribl_check());
+  checks.push_back(make_phishing_check());
+  checks.push_back(make_html_obfuscation_check());
   checks.push_back(make_reverse_dns_check());
   checks.push_back(make_sender_verify_check());
   checks.push_back(make_spf_check());

@@ -14,6 +14,9 @@ std::unique_ptr<Check> make_protocol_check();           // protocol.cpp
 std::unique_ptr<Check> make_spam_trap_check();          // spam_trap.cpp
 std::unique_ptr<Check> make_helo_check();               // helo.cpp
 std::unique_ptr<Check> make_dnsbl_check();              // dnsbl.cpp
+std::unique_ptr<Check> make_uribl_check();              // uribl.cpp
+std::unique_ptr<Check> make_phishing_check();           // phishing.cpp
+std::unique_ptr<Check> make_html_obfuscation_check();   // html_obfuscation.cpp
 std::unique_ptr<Check> make_reverse_dns_check();        // reverse_dns.cpp
 std::unique_ptr<Check> make_spf_check();                // spf_check.cpp
 std::unique_ptr<Check> make_spf_alignment_check();      // spf_check.cpp (its data-stage part)

@@ -782,6 +782,12 @@ const std::vector<KnownCheck>& known_checks() {
        {{"early_talker", Action::of(K::reject)}, {"unoffered_pipelining", Action::points(3.0)},
         {"many_errors", Action::points(1.0)}}},
       {"dnsbl", true, {}},
+      {"uribl", true, {{"local_block", Action::of(K::reject)}}},
+      {"phishing", true,
+       {{"link_text_mismatch", Action::points(2.5)}, {"ip_host", Action::points(1.5)},
+        {"userinfo_trick", Action::points(3.0)}, {"lookalike_own", Action::points(5.0)},
+        {"lookalike_brand", Action::points(3.5)}, {"form_to_remote", Action::points(1.0)}}},
+      {"html_obfuscation", true, {{"hidden_text", Action::points(2.0)}, {"split_words", Action::points(1.5)}}},
       {"spam_trap", true, {{"hit", Action::of(K::reject)}}},
       {"helo", true,
        {{"invalid", Action::points(4.0)}, {"not_fqdn", Action::points(2.5)}, {"literal_mismatch", Action::points(3.0)},
@@ -804,6 +810,8 @@ const std::map<std::string, std::string>& default_replies() {
   static const std::map<std::string, std::string> replies = {
       {"blacklist", "Blacklisted: {reason} (ID:{id})"},
       {"rbl", "RBL Block: {reason} (ID:{id})"},
+      {"uribl", "Message contains a blocked link: {reason} (ID:{id})"},
+      {"phishing", "Message refused as phishing: {reason} (ID:{id})"},
       {"spf", "SPF Block: {reason} (ID:{id})"},
       {"helo", "HELO Block: {reason} (ID:{id})"},
       {"reverse_dns", "Reverse DNS Block: {reason} (ID:{id})"},
@@ -977,7 +985,8 @@ std::optional<std::pair<std::uint32_t, std::uint32_t>> parse_answer_range(std::s
   return std::pair{*first, *last};
 }
 
-void read_dns_list(Section section, Config& config) {
+// One [[dnsbl]] or [[uribl.zone]] table (`table` names it in messages); nullopt when invalid.
+std::optional<DnsListConfig> read_dns_list_entry(Section& section, std::string_view table, bool read_ipv6) {
   DnsListConfig list;
   bool valid = true;
   std::string zone;
@@ -990,10 +999,10 @@ void read_dns_list(Section section, Config& config) {
       list.zone = *normalized;
     }
   } else {
-    if (!section.take("zone")) section.report(section.line(), "zone", "missing (every [[dnsbl]] needs a zone)");
+    if (!section.take("zone")) section.report(section.line(), "zone", fmt::format("missing (every [[{}]] needs a zone)", table));
     valid = false;
   }
-  section.read_bool("ipv6", list.ipv6);
+  if (read_ipv6) section.read_bool("ipv6", list.ipv6);
   if (const toml::node* node = section.take("other")) {
     if (auto action = action_of(*node)) list.other = *action;
     else section.report(*node, "other", fmt::format("{}, got {}", action_expectation, describe(*node)));
@@ -1007,7 +1016,7 @@ void read_dns_list(Section section, Config& config) {
       range = parse_answer_range(codes);
       if (!range) result.report(*codes_node, "codes", fmt::format("expected an answer like 127.0.0.2 or a range 127.0.0.4-127.0.0.7, got {}", describe(*codes_node)));
     } else if (!result.take("codes")) {
-      result.report(result.line(), "codes", "missing (every [[dnsbl.result]] needs codes)");
+      result.report(result.line(), "codes", fmt::format("missing (every [[{}.result]] needs codes)", table));
     }
     result.read_string("meaning", entry.meaning);
     const toml::node* action_node = result.take("action");
@@ -1030,7 +1039,73 @@ void read_dns_list(Section section, Config& config) {
     list.results.push_back(std::move(entry));
   }
   section.report_unknown_keys();
-  if (valid) config.dns_lists.push_back(std::move(list));
+  if (!valid) return std::nullopt;
+  return list;
+}
+
+void read_dns_list(Section section, Config& config) {
+  if (auto list = read_dns_list_entry(section, "dnsbl", true)) config.dns_lists.push_back(std::move(*list));
+}
+
+// One local block list entry: a domain (lower case, subdomains match) or an IP address (canonical).
+std::optional<std::string> uri_block_entry(std::string_view text) {
+  if (auto ip = parse_ip(text)) return format_ip(ip->bytes, ip->family);   // IPv4-mapped as IPv4
+  return normalize_domain(text);
+}
+
+// [uribl] and its [[uribl.zone]] tables.
+void read_uribl(Section section, Config& config) {
+  UriblConfig& uribl = config.uribl;
+  section.read_integer("max_domains", uribl.max_domains, 1, 1000);
+  if (auto entries = section.read_string_array("local_block")) {
+    for (const auto& [text, node] : *entries) {
+      if (auto entry = uri_block_entry(text)) uribl.local_block.push_back(*entry);
+      else section.report(*node, "local_block", fmt::format("expected a domain or an IP address, got {}", quote_for_message(text)));
+    }
+  }
+  std::string file;
+  if (auto node = section.read_string("local_block_file", file)) {
+    uribl.local_block_file = file;
+    std::ifstream stream(file);
+    if (!stream) {
+      section.report(*node, "local_block_file", fmt::format("cannot open {}: {}", quote_for_message(file), std::strerror(errno)));
+    } else {
+      std::string line;
+      for (int number = 1; std::getline(stream, line) && number <= 10'000'000; ++number) {
+        if (auto hash = line.find('#'); hash != std::string::npos) line.resize(hash);
+        std::string_view entry(line);
+        while (!entry.empty() && (entry.front() == ' ' || entry.front() == '\t')) entry.remove_prefix(1);
+        while (!entry.empty() && (entry.back() == ' ' || entry.back() == '\t' || entry.back() == '\r')) entry.remove_suffix(1);
+        if (entry.empty()) continue;
+        if (auto parsed = uri_block_entry(entry)) uribl.local_block.push_back(*parsed);
+        else section.report(*node, "local_block_file", fmt::format("{}:{}: expected a domain or an IP address, got {}", file, number, quote_for_message(entry)));
+      }
+    }
+  }
+  std::sort(uribl.local_block.begin(), uribl.local_block.end());
+  uribl.local_block.erase(std::unique(uribl.local_block.begin(), uribl.local_block.end()), uribl.local_block.end());
+  for (Section& zone : section.table_array("zone")) {
+    std::string kind = "domain";
+    const toml::node* kind_node = zone.read_string("kind", kind);
+    if (kind_node && kind != "domain" && kind != "ip") {
+      zone.report(*kind_node, "kind", fmt::format("expected \"domain\" or \"ip\", got {}", describe(*kind_node)));
+      continue;
+    }
+    if (auto list = read_dns_list_entry(zone, "uribl.zone", false)) uribl.zones.push_back({std::move(*list), kind == "ip"});
+  }
+  section.report_unknown_keys();
+}
+
+// [phishing]
+void read_phishing(Section section, PhishingConfig& phishing) {
+  if (auto entries = section.read_string_array("protected_domains")) {
+    phishing.protected_domains.clear();
+    for (const auto& [text, node] : *entries) {
+      if (auto domain = normalize_domain(text)) phishing.protected_domains.push_back(*domain);
+      else section.report(*node, "protected_domains", fmt::format("expected a domain like paypal.com, got {}", quote_for_message(text)));
+    }
+  }
+  section.report_unknown_keys();
 }
 
 void read_sender_verify(Section section, SenderVerifyConfig& verify) {
@@ -1313,6 +1388,8 @@ Result<Config> parse_config(std::string_view text, const std::string& name) {
   read_lists(root.table("lists"), config.policy);
   config.policy.fingerprint = policy_fingerprint(config.policy);
   for (Section& list : root.table_array("dnsbl")) read_dns_list(list, config);
+  read_uribl(root.table("uribl"), config);
+  read_phishing(root.table("phishing"), config.phishing);
   read_sender_verify(root.table("sender_verify"), config.sender_verify);
   read_abuse(root.table("abuse"), config.abuse);
   read_traps(root.table("traps"), config.traps);

@@ -120,6 +120,30 @@ struct DnsListConfig {
   const DnsListResult* result_for(std::uint32_t answer) const;
 };
 
+// Block lists of the names in a message's links ([uribl], [[uribl.zone]]; docs/content.md "URI block
+// lists"): DBL/SURBL/URIBL-style zones asked for each link's registrable domain (or reversed IPv4
+// address), and a local list of malware and phishing sites.
+struct UriListConfig {
+  DnsListConfig list;                    // zone, result codes → meaning → action, other
+  bool by_ip = false;                    // kind = "ip": numeric hosts, reversed (RFC 5782 §2.1)
+};
+struct UriblConfig {
+  std::vector<UriListConfig> zones;
+  std::size_t max_domains = 20;          // distinct names looked up per message and zone
+  std::vector<std::string> local_block;  // lower-case domains (their subdomains match too) and IP addresses
+  std::filesystem::path local_block_file;   // one entry a line, '#' comments; read at start
+};
+
+// The phishing check ([phishing]; docs/content.md "Phishing").
+struct PhishingConfig {
+  // Brands whose look-alikes are suspect (registrable domains, lower case). The default is a short
+  // list of the names phishing most often imitates.
+  std::vector<std::string> protected_domains = {
+      "paypal.com", "apple.com", "icloud.com", "microsoft.com", "outlook.com", "google.com",
+      "gmail.com", "amazon.com", "netflix.com", "facebook.com", "instagram.com", "linkedin.com", "dhl.com",
+      "fedex.com", "docusign.com", "dropbox.com", "chase.com", "wellsfargo.com", "bankofamerica.com"};
+};
+
 // Sender address verification by callout (RFC 5321 §3.5 alternatives, as MTAs practise it).
 struct SenderVerifyConfig {
   std::chrono::seconds positive_ttl{std::chrono::hours(24)};
@@ -215,6 +239,8 @@ struct Config {
   // [filter], [lists], [[dnsbl]], [sender_verify], [abuse], [traps]
   FilterPolicy policy;              // the global policy (domains overlay it)
   std::vector<DnsListConfig> dns_lists;
+  UriblConfig uribl;                // [uribl], [[uribl.zone]]
+  PhishingConfig phishing;          // [phishing]
   SenderVerifyConfig sender_verify;
   AbuseConfig abuse;
   TrapConfig traps;

@@ -4,16 +4,22 @@
 #pragma once
 #include <string_view>
 
+#include "content/html.hpp"
 #include "content/mime.hpp"
+#include "content/urls.hpp"
 
 namespace gatehouse::content {
 
 struct ContentLimits {
   MimeLimits mime;
+  HtmlLimits html;
+  UrlLimits urls;
 };
 
 struct MessageAnalysis {
   ParsedMessage mime;
+  HtmlContent html;                // mime.html read as a mail reader shows it
+  std::vector<Url> urls;           // links of the HTML and the plain text (content/urls.hpp)
 };
 
 MessageAnalysis analyse_message(std::string_view message, const ContentLimits& limits = {});
