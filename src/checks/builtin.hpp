@@ -22,6 +22,7 @@ std::unique_ptr<Check> make_spf_check();                // spf_check.cpp
 std::unique_ptr<Check> make_spf_alignment_check();      // spf_check.cpp (its data-stage part)
 std::unique_ptr<Check> make_sender_verify_check();      // sender_verify.cpp
 std::unique_ptr<Check> make_header_structure_check();   // header_structure.cpp
+std::unique_ptr<Check> make_classifier_check();         // classifier.cpp
 std::unique_ptr<Check> make_antivirus_check();           // antivirus.cpp
 
 std::vector<std::unique_ptr<Check>> builtin_checks();

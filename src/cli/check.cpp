@@ -7,6 +7,7 @@
 #include <iostream>
 #include <iterator>
 
+#include "classifier/learner.hpp"
 #include "cli/commands.hpp"
 #include "common/id.hpp"
 #include "content/headers.hpp"
@@ -19,6 +20,7 @@
 #include "engine/policy.hpp"
 #include "smtp/data_reader.hpp"
 #include "store/store.hpp"
+#include "store/token_store.hpp"
 
 namespace gatehouse::cli {
 namespace {
@@ -50,6 +52,17 @@ int run_check(const CheckOptions& options) {
     if (auto opened = open_sqlite_store(config->database_path().string()); opened) store = std::move(*opened);
   auto table = build_domain_table(*config, store.get());
   const std::string id = new_transaction_id();
+  // The adaptive classifier's counts for this message's features only (not the whole table).
+  classifier::Model classifier_model;
+  bool classifier_loaded = false;
+  if (config->classifier.enabled && std::filesystem::exists(config->database_path())) {
+    if (auto tokens = open_sqlite_token_store(config->database_path().string()); tokens) {
+      classifier::Learner loader(**tokens, &classifier_model);
+      auto loaded = loader.load_some(classifier::message_features(normalized));
+      if (loaded) classifier_loaded = true;
+      else std::cerr << "gatehouse check: " << loaded.error().message << "\n";
+    }
+  }
 
   engine::Verdict verdict;
   const DomainConfig* domain = nullptr;
@@ -123,6 +136,7 @@ int run_check(const CheckOptions& options) {
         context.policy = &policy;
         context.resolver = resolver.get();
         context.reputation = &reputation;
+        context.classifier = classifier_loaded ? &classifier_model : nullptr;
         std::optional<engine::Verdict> envelope;
         for (auto& recipient : accepted) {
           context.stage = checks::Stage::rcpt;

@@ -30,6 +30,7 @@ void add_recovery_commands(CLI::App& app);    // release, resend, replay, queue
 void add_log_commands(CLI::App& app);         // log search, show
 void add_admin_commands(CLI::App& app);       // domain, address
 void add_spf_command(CLI::App& app);          // spf (RFC 7208 check_host)
+void add_learn_commands(CLI::App& app);       // learn, classify (the adaptive classifier)
 
 // Parses "2026-11-23T10:14[:00][Z|+01:00]", "2026-11-23", "now", "-2h" / "-30m" / "-7d" (ago).
 Result<std::chrono::system_clock::time_point> parse_time(const std::string& text);

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   gatehouse::cli::add_log_commands(app);
   gatehouse::cli::add_admin_commands(app);
   gatehouse::cli::add_spf_command(app);
+  gatehouse::cli::add_learn_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -11,12 +11,14 @@
 #include <fstream>
 #include <iostream>
 
+#include "classifier/learner.hpp"
 #include "cli/commands.hpp"
 #include "delivery/queue.hpp"
 #include "delivery/spool.hpp"
 #include "dns/resolver.hpp"
 #include "engine/policy.hpp"
 #include "store/store.hpp"
+#include "store/token_store.hpp"
 
 namespace gatehouse::cli {
 namespace {
@@ -89,6 +91,28 @@ bool deliver_stored(Context& context, const TransactionRecord& record, const std
   return ok;
 }
 
+// A released message was wrongly rejected: the adaptive classifier learns it as ham (and forgets
+// it as spam if it had learned that automatically). The daemon loads the lesson within seconds.
+void learn_released(Context& context, const TransactionRecord& record) {
+  const ClassifierConfig& settings = context.config.classifier;
+  if (!settings.enabled || !settings.learn_on_release || record.direction != "inbound") return;
+  auto message = context.store->message(record.id);
+  if (!message) return;
+  auto token_store = open_sqlite_token_store(context.config.database_path().string());
+  if (!token_store) {
+    std::cerr << fmt::format("{}: not learned as ham: {}\n", record.id, token_store.error().message);
+    return;
+  }
+  classifier::Learner learner(**token_store, nullptr);
+  auto result = learner.learn(*message, classifier::Label::ham, "release");
+  if (auto committed = learner.commit(); !committed) {
+    std::cerr << fmt::format("{}: not learned as ham: {}\n", record.id, committed.error().message);
+    return;
+  }
+  if (result.kind == classifier::LearnResult::Kind::learned || result.kind == classifier::LearnResult::Kind::relearned)
+    std::cout << fmt::format("{} learned as ham by the classifier\n", record.id);
+}
+
 int release_or_resend(const std::string& config_path, const std::vector<std::string>& ids, bool release) {
   auto context = open_context(config_path);
   if (!context) return 2;
@@ -106,7 +130,11 @@ int release_or_resend(const std::string& config_path, const std::vector<std::str
       ++failures;
       continue;
     }
-    if (!deliver_stored(*context, *record, release ? "released" : "resent")) ++failures;
+    if (!deliver_stored(*context, *record, release ? "released" : "resent")) {
+      ++failures;
+      continue;
+    }
+    if (release) learn_released(*context, *record);
   }
   context->store->flush();
   return failures ? 1 : 0;

@@ -24,7 +24,9 @@
 #include "dns/resolver.hpp"
 #include "engine/gateway.hpp"
 #include "smtp/server.hpp"
+#include "classifier/learner.hpp"
 #include "store/store.hpp"
+#include "store/token_store.hpp"
 
 namespace gatehouse::cli {
 namespace fs = std::filesystem;
@@ -65,6 +67,20 @@ int serve(const std::string& config_path) {
     spdlog::critical("{}", store.error().message);
     return 1;
   }
+  // The adaptive classifier's learned tokens, in memory; its lessons are learned on a thread of its own.
+  std::unique_ptr<classifier::BackgroundLearner> learner;
+  if (config->classifier.enabled) {
+    auto token_store = open_sqlite_token_store(config->database_path().string());
+    if (!token_store) {
+      spdlog::critical("{}", token_store.error().message);
+      return 1;
+    }
+    learner = std::make_unique<classifier::BackgroundLearner>(std::move(*token_store), config->classifier);
+    if (auto started = learner->start(); !started) {
+      spdlog::critical("{}", started.error().message);
+      return 1;
+    }
+  }
   delivery::Spool spool(config->spool_dir());
   if (auto opened = spool.open(); !opened) {
     spdlog::critical("{}", opened.error().message);
@@ -97,6 +113,7 @@ int serve(const std::string& config_path) {
   delivery::DeliveryQueue queue(io, spool, **store, [&] { return gateway_ptr->config(); }, resolver.get());
   engine::Gateway gateway(io, config, **store, spool, queue, resolver.get());
   gateway_ptr = &gateway;
+  gateway.set_classifier(learner.get());
   smtp::Server server(io, workers, gateway);
   if (auto bound = server.bind(*config); !bound) {
     spdlog::critical("{}", bound.error().message);
@@ -198,6 +215,7 @@ int serve(const std::string& config_path) {
   for (auto& context : extra_contexts) threads_running.emplace_back([&context] { context->run(); });
   io.run();
   for (auto& t : threads_running) t.join();
+  if (learner) learner->drain();
   (*store)->flush();
   std::error_code ignored;
   fs::remove(config->pid_file(), ignored);

@@ -801,6 +801,10 @@ const std::vector<KnownCheck>& known_checks() {
       {"sender_verify", false,
        {{"failed", Action::of(K::reject)}, {"verified", Action::points(0)}, {"accept_all", Action::points(0)}}},
       {"header_structure", true, {}},
+      {"classifier", true,
+       {{"spam_999", Action::points(10.0)}, {"spam_99", Action::points(7.0)}, {"spam_95", Action::points(6.0)},
+        {"spam_80", Action::points(5.0)}, {"spam_50", Action::points(3.0)}, {"ham_95", Action::points(-1.5)},
+        {"ham_99", Action::points(-3.0)}}},
       {"antivirus", true, {{"infected", Action::of(K::reject)}}},
   };
   return checks;
@@ -1163,6 +1167,22 @@ void read_antivirus(Section section, AntivirusConfig& antivirus) {
   section.report_unknown_keys();
 }
 
+void read_classifier(Section section, ClassifierConfig& classifier) {
+  section.read_bool("enabled", classifier.enabled);
+  section.read_integer("min_learned", classifier.min_learned, 1, unlimited);
+  section.read_bool("autolearn", classifier.autolearn);
+  if (auto node = section.read_number("autolearn_spam_margin", classifier.autolearn_spam_margin);
+      node && classifier.autolearn_spam_margin < 0)
+    section.report(*node, "autolearn_spam_margin", "must not be negative");
+  section.read_bool("learn_from_replies", classifier.learn_from_replies);
+  section.read_bool("learn_on_release", classifier.learn_on_release);
+  if (auto node = section.read_duration("token_max_age", classifier.token_max_age, one_second);
+      node && classifier.token_max_age < std::chrono::hours(24))
+    section.report(*node, "token_max_age", "must be at least a day (\"1d\")");
+  section.read_integer("max_learned", classifier.max_learned, 100, unlimited);
+  section.report_unknown_keys();
+}
+
 // Lines where each domain was configured, to report duplicates.
 using SeenDomains = std::map<std::string, int>;
 
@@ -1393,6 +1413,7 @@ Result<Config> parse_config(std::string_view text, const std::string& name) {
   read_sender_verify(root.table("sender_verify"), config.sender_verify);
   read_abuse(root.table("abuse"), config.abuse);
   read_traps(root.table("traps"), config.traps);
+  read_classifier(root.table("classifier"), config.classifier);
   read_antivirus(root.table("antivirus"), config.antivirus);
   SeenDomains seen_domains;
   for (Section& domain : root.table_array("domain")) read_domain(domain, config, seen_domains);

@@ -184,6 +184,32 @@ struct AntivirusConfig {
   Failure on_failure = Failure::tempfail;             // scanner down/time-out/error: 451 4.7.1 (or accept with a note)
 };
 
+// The adaptive classifier ([classifier]; docs/content.md "Classifier"). The check itself and the
+// scores of its findings are [filter.checks.classifier].
+struct ClassifierConfig {
+  bool enabled = true;                         // load the learned tokens and learn from traffic
+  std::size_t min_learned = 200;               // ham and spam messages each before it scores
+  bool autolearn = true;                       // learn confidently rejected messages as spam
+  double autolearn_spam_margin = 5.0;          // ... when score >= reject_threshold + this
+  bool learn_from_replies = true;              // a local user's reply makes the answered message ham
+  bool learn_on_release = true;                // `gatehouse release` learns the message as ham
+  std::chrono::seconds token_max_age{std::chrono::hours(24 * 180)};   // unseen for longer: dropped
+  std::size_t max_learned = 50000;             // more messages of one kind: every count halved
+};
+
+// The antivirus check ([antivirus]; docs/content.md "Antivirus"): clamd scans the raw message over
+// INSTREAM. Off by default: it needs a running clamd.
+struct AntivirusConfig {
+  enum class Oversize { skip, tempfail };
+  enum class Failure { tempfail, accept };
+  bool enabled = false;
+  std::string socket = "/var/run/clamav/clamd.ctl";   // "unix:/path", "/path" or "tcp:IP:PORT" (Debian's clamd)
+  std::chrono::milliseconds timeout{30000};          // the whole scan: connect, send, verdict
+  std::size_t max_size = 25 * 1024 * 1024;            // bytes sent; keep it <= clamd's StreamMaxLength (25M)
+  Oversize on_oversize = Oversize::skip;              // larger messages: a note, not scanned (or tempfail)
+  Failure on_failure = Failure::tempfail;             // scanner down/time-out/error: 451 4.7.1 (or accept with a note)
+};
+
 struct ListenerConfig {
   std::string address;              // "127.0.0.1" or "::1"
   std::uint16_t port = 25;
@@ -244,6 +270,7 @@ struct Config {
   SenderVerifyConfig sender_verify;
   AbuseConfig abuse;
   TrapConfig traps;
+  ClassifierConfig classifier;      // [classifier]
   AntivirusConfig antivirus;        // [antivirus]
 
   std::vector<DomainConfig> domains;

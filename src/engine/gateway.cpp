@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "classifier/learner.hpp"
 #include "common/async.hpp"
 #include "common/id.hpp"
 #include "content/headers.hpp"
@@ -236,6 +237,7 @@ checks::CheckContext ConnectionHandler::check_context(const Config& config, cons
   context.policy = &policy;
   context.resolver = gateway_.resolver();
   context.reputation = &gateway_.reputation();
+  if (auto* learner = gateway_.classifier()) context.classifier = &learner->model();
   if (transaction_) {
     context.id = transaction_->id;
     context.mail_from = transaction_->mail.sender.text();
@@ -534,6 +536,39 @@ boost::asio::awaitable<Reply> ConnectionHandler::on_message(smtp::MessageEvent& 
   co_return reply;
 }
 
+// What the adaptive classifier learns from this message, on its own thread (docs/content.md,
+// "Classifier"): a local user's message makes the inbound messages it answers ham; an inbound
+// message rejected far above the threshold is spam; an accepted inbound message's Message-ID is
+// remembered so that a reply can find it.
+void ConnectionHandler::learn_from(const std::string& message, const content::HeaderSection& headers,
+                                   const Verdict& verdict, const FilterPolicy& policy) {
+  auto* learner = gateway_.classifier();
+  if (!learner) return;
+  const ClassifierConfig& settings = gateway_.config()->classifier;
+  if (!settings.enabled) return;
+  if (state_.trusted) {
+    if (!settings.learn_from_replies) return;
+    std::vector<std::string> answered;
+    for (const auto& field : headers.fields) {
+      const std::string name = smtp::to_lower_ascii(field.name);
+      if (name != "in-reply-to" && name != "references") continue;
+      for (auto& id : classifier::message_ids_of(field.value)) answered.push_back(std::move(id));
+    }
+    if (!answered.empty()) learner->learn_replied(std::move(answered), &gateway_.store());
+    return;
+  }
+  if (transaction_->outbound) return;
+  if (verdict.disposition == "reject") {
+    if (settings.autolearn && verdict.score >= policy.reject_threshold + settings.autolearn_spam_margin)
+      learner->learn(message, classifier::Label::spam, "autolearn", true);
+    return;
+  }
+  if (verdict.disposition == "accept" || verdict.disposition == "tag") {
+    auto ids = classifier::message_ids_of(headers.first("Message-ID").value_or(""));
+    if (!ids.empty()) learner->remember_inbound(ids.front(), transaction_->id);
+  }
+}
+
 boost::asio::awaitable<Reply> ConnectionHandler::handle_message(smtp::MessageEvent& event, const smtp::Session& session) {
   auto& t = *transaction_;
   auto config = gateway_.config();
@@ -590,6 +625,7 @@ boost::asio::awaitable<Reply> ConnectionHandler::handle_message(smtp::MessageEve
   Verdict verdict = co_await gateway_.engine().judge_message(context, std::move(envelope_verdict));
   record.score = verdict.score;
   record.checks = verdict.checks;
+  learn_from(message, headers, verdict, policy);
   if (verdict.disposition == "reject" || verdict.disposition == "tempfail") {
     co_await release_backend(true);
     co_return finish(verdict.reply, verdict.disposition, verdict.reason, "none", message, false);

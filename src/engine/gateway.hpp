@@ -27,6 +27,9 @@
 namespace gatehouse::dns {
 class Resolver;
 }
+namespace gatehouse::classifier {
+class BackgroundLearner;
+}
 
 namespace gatehouse::engine {
 
@@ -74,6 +77,9 @@ class Gateway {
   const Engine& engine() const { return engine_; }
   dns::Resolver* resolver() { return resolver_; }
   boost::asio::io_context& io() { return io_; }
+  // The adaptive classifier's model and learner (null when [classifier] enabled = false).
+  void set_classifier(classifier::BackgroundLearner* learner) { classifier_ = learner; }
+  classifier::BackgroundLearner* classifier() { return classifier_; }
 
  private:
   boost::asio::io_context& io_;
@@ -88,6 +94,7 @@ class Gateway {
   Reputation reputation_;
   Engine engine_;
   dns::Resolver* resolver_;
+  classifier::BackgroundLearner* classifier_ = nullptr;
 };
 
 std::string annotate_message(std::string message, const content::HeaderSection& headers, const Verdict& verdict,
@@ -118,6 +125,8 @@ class ConnectionHandler {
   checks::CheckContext check_context(const Config& config, const FilterPolicy& policy) const;
   TransactionRecord transaction_record() const;   // the fields every log row of the transaction has
   std::string received_header(const smtp::Session& session) const;
+  void learn_from(const std::string& message, const content::HeaderSection& headers, const Verdict& verdict,
+                  const FilterPolicy& policy);
 
   Gateway& gateway_;
   ClientInfo client_;

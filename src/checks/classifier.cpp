@@ -1,0 +1,89 @@
+// The `classifier` check: the adaptive classifier's spam probability for the message
+// (classifier/classifier.hpp), reported as a probability band — spam_999, spam_99, spam_95,
+// spam_80, spam_50, ham_95, ham_99 — whose scores [filter.checks.classifier] sets; between 0.05
+// and 0.5 it adds nothing. It stays silent until [classifier] min_learned ham and spam messages
+// have been learned. The explanation names the features that weighed most each way.
+#include "content/analysis.hpp"
+#include <fmt/format.h>
+
+#include <optional>
+
+#include "checks/builtin.hpp"
+#include "classifier/classifier.hpp"
+#include "classifier/tokenizer.hpp"
+
+namespace gatehouse::checks {
+namespace {
+
+// The band of a probability, or "" when it is in none.
+std::string_view band_of(double probability) {
+  if (probability >= 0.999) return "spam_999";
+  if (probability >= 0.99) return "spam_99";
+  if (probability >= 0.95) return "spam_95";
+  if (probability >= 0.80) return "spam_80";
+  if (probability > 0.50) return "spam_50";   // exactly 0.5: no opinion (nothing known)
+  if (probability <= 0.01) return "ham_99";
+  if (probability <= 0.05) return "ham_95";
+  return {};
+}
+
+std::string explain(const classifier::Classification& result) {
+  std::string spam_like, ham_like;
+  std::size_t spam_count = 0, ham_count = 0;
+  constexpr std::size_t kShown = 5;
+  for (const auto& clue : result.clues) {
+    auto& list = clue.probability >= 0.5 ? spam_like : ham_like;
+    auto& count = clue.probability >= 0.5 ? spam_count : ham_count;
+    if (count == kShown) continue;
+    ++count;
+    list += fmt::format("{}\"{}\" {:.2f}", list.empty() ? "" : ", ", clue.feature, clue.probability);
+  }
+  std::string text = fmt::format("probability {:.4f}", result.probability);
+  if (!spam_like.empty()) text += "; spam-like: " + spam_like;
+  if (!ham_like.empty()) text += "; ham-like: " + ham_like;
+  return text;
+}
+
+class ClassifierCheck final : public Check {
+ public:
+  std::string_view name() const override { return "classifier"; }
+  Stage stage() const override { return Stage::data; }
+  int cost() const override { return 20; }
+  std::pair<double, double> score_range(const Config&, const FilterPolicy& policy) const override {
+    return action_score_range(policy.check(name()));
+  }
+  bool may_decide(const Config&, const FilterPolicy& policy) const override { return actions_decide(policy.check(name())); }
+
+  boost::asio::awaitable<CheckOutcome> run(CheckContext& context) const override {
+    CheckOutcome outcome;
+    if (!context.classifier || !context.config->classifier.enabled) {
+      outcome.note = "no learned tokens loaded";
+      co_return outcome;
+    }
+    const auto totals = context.classifier->totals();
+    const std::size_t needed = context.config->classifier.min_learned;
+    if (totals.spam < needed || totals.ham < needed) {
+      outcome.note = fmt::format("not enough training: {} spam and {} ham learned, {} of each needed", totals.spam,
+                                 totals.ham, needed);
+      co_return outcome;
+    }
+    std::optional<content::MessageAnalysis> own_analysis;
+    const content::MessageAnalysis* analysis = context.content;
+    if (!analysis) analysis = &own_analysis.emplace(content::analyse_message(context.message));
+    std::optional<content::HeaderSection> own_headers;
+    const content::HeaderSection* headers = context.headers;
+    if (!headers) headers = &own_headers.emplace(content::parse_headers(context.message));
+    auto features = classifier::tokenize(*analysis, *headers);
+    auto result = classifier::classify(*context.classifier, features);
+    std::string_view band = band_of(result.probability);
+    if (band.empty()) outcome.note = explain(result) + " (unsure)";
+    else outcome.add(context.policy->check(name()), std::string(band), explain(result));
+    co_return outcome;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Check> make_classifier_check() { return std::make_unique<ClassifierCheck>(); }
+
+}  // namespace gatehouse::checks
