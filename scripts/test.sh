@@ -14,4 +14,6 @@ GATEHOUSE_BIN="$PWD/build/gatehouse" /usr/bin/python3 -m pytest -q -p no:cachepr
 rc=$?
 # pytest exits 5 when it collected nothing: that is a failure here too.
 [[ $rc -ne 0 ]] && status=1
+echo "== fuzzing (bounded: MIME corpora once, then each content target for ${FUZZ_SECONDS:-60} s)"
+sh fuzz/ci.sh || status=1
 exit $status

@@ -1,32 +1,68 @@
-// Structural header checks (RFC 5322 §3.6): the fields every message must carry (From, Date,
-// exactly once), the Message-ID it should carry, and header sections that cannot be parsed.
+// Structural header checks (RFC 5322 §3.6, §2.1.1): the fields every message must carry (From, Date,
+// exactly once), the Message-ID it should carry and its syntax (§3.6.4), header sections that cannot
+// be parsed, and lines longer than the 998 characters the format allows.
 #include "checks/builtin.hpp"
 
 namespace gatehouse::checks {
 namespace {
+
+// msg-id = "<" id-left "@" id-right ">" (RFC 5322 §3.6.4), read leniently: no spaces, one '@'
+// with something on both sides; comments and folding around it are allowed.
+bool valid_message_id(std::string_view value) {
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  if (value.size() < 5 || value.front() != '<') return false;
+  const auto close = value.find('>');
+  if (close == std::string_view::npos) return false;
+  const std::string_view id = value.substr(1, close - 1);
+  const auto at = id.find('@');
+  if (at == std::string_view::npos || at == 0 || at + 1 == id.size() || id.find('@', at + 1) != std::string_view::npos)
+    return false;
+  for (unsigned char c : id)
+    if (c <= ' ' || c == '<' || c == 0x7f) return false;
+  return true;
+}
+
+// The longest line of the message, in octets without its CRLF.
+std::size_t longest_line(std::string_view message) {
+  std::size_t longest = 0;
+  while (!message.empty()) {
+    const auto end = message.find('\n');
+    std::size_t length = end == std::string_view::npos ? message.size() : end;
+    if (length > 0 && message[length - 1] == '\r') --length;
+    longest = std::max(longest, length);
+    if (end == std::string_view::npos) break;
+    message.remove_prefix(end + 1);
+  }
+  return longest;
+}
 
 class HeaderStructureCheck final : public Check {
  public:
   std::string_view name() const override { return "header_structure"; }
   Stage stage() const override { return Stage::data; }
   int cost() const override { return 1; }
-  std::pair<double, double> score_range(const Config&, const FilterPolicy&) const override { return {0.0, 4.5}; }
-  bool may_decide(const Config&, const FilterPolicy&) const override { return false; }
+  std::pair<double, double> score_range(const Config&, const FilterPolicy& policy) const override {
+    return action_score_range(policy.check(name()));
+  }
+  bool may_decide(const Config&, const FilterPolicy& policy) const override { return actions_decide(policy.check(name())); }
 
   boost::asio::awaitable<CheckOutcome> run(CheckContext& context) const override {
     CheckOutcome outcome;
     if (!context.headers) co_return outcome;
     const auto& h = *context.headers;
-    auto note = [&](double score, std::string finding, std::string detail) {
-      outcome.contributions.push_back({std::move(finding), Action::points(score), std::move(detail)});
-    };
-    if (h.count("From") == 0) note(1.5, "no_from", "no From header");
-    else if (h.count("From") > 1) note(1.5, "several_from", "several From headers");
-    if (h.count("Date") == 0) note(1.0, "no_date", "no Date header");
-    else if (h.count("Date") > 1) note(1.0, "several_date", "several Date headers");
-    if (h.count("Message-ID") == 0) note(0.5, "no_message_id", "no Message-ID header");
-    if (h.count("Subject") > 1) note(0.5, "several_subject", "several Subject headers");
-    if (h.malformed) note(1.0, "malformed", "malformed header lines");
+    const CheckPolicy& policy = context.policy->check(name());
+    auto add = [&](const char* finding, std::string detail) { outcome.add(policy, finding, std::move(detail)); };
+    if (h.count("From") == 0) add("no_from", "no From header");
+    else if (h.count("From") > 1) add("several_from", "several From headers");
+    if (h.count("Date") == 0) add("no_date", "no Date header");
+    else if (h.count("Date") > 1) add("several_date", "several Date headers");
+    if (auto id = h.first("Message-ID"); !id) add("no_message_id", "no Message-ID header");
+    else if (!valid_message_id(*id)) add("bad_message_id", "Message-ID " + id->substr(0, 80));
+    if (h.count("Subject") > 1) add("several_subject", "several Subject headers");
+    if (h.malformed) add("malformed", "malformed header lines");
+    if (const std::size_t longest = longest_line(context.message); longest > 998)
+      add("long_lines", "a line of " + std::to_string(longest) + " characters (at most 998)");
     co_return outcome;
   }
 };

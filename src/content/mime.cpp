@@ -40,7 +40,15 @@ std::string lower(std::string_view text) {
   return out;
 }
 
-std::string text_or_empty(const char* text) { return text ? std::string(text) : std::string(); }
+std::string windows_1252_or_repaired(std::string_view bytes);
+
+// A header-derived string in UTF-8: GMime passes undeclared 8-bit header text through as it came.
+std::string text_or_empty(const char* text) {
+  if (!text) return {};
+  std::string_view view(text);
+  if (g_utf8_validate(view.data(), static_cast<gssize>(view.size()), nullptr)) return std::string(view);
+  return windows_1252_or_repaired(view);
+}
 
 void add_anomaly(ParsedMessage& message, std::string_view name) {
   if (!message.has_anomaly(name)) message.anomalies.emplace_back(name);
@@ -76,6 +84,7 @@ void on_parser_warning(gint64, GMimeParserWarning warning, const gchar*, gpointe
 // Windows-1252 is what undeclared or mislabelled 8-bit mail nearly always is (and a superset of
 // the printable ISO-8859-1): the fallback when the declared charset does not convert.
 std::optional<std::string> convert_to_utf8(std::string_view bytes, const char* charset) {
+  if (bytes.empty()) return std::string();
   gsize written = 0;
   GError* error = nullptr;
   GString_ converted(g_convert(bytes.data(), static_cast<gssize>(bytes.size()), "UTF-8", charset, nullptr, &written, &error));
@@ -96,10 +105,19 @@ std::string text_in_utf8(std::string_view bytes, const std::string& charset, boo
     if (g_utf8_validate(bytes.data(), static_cast<gssize>(bytes.size()), nullptr)) return std::string(bytes);
   } else {
     const char* iconv_name = g_mime_charset_iconv_name(charset.c_str());
-    if (auto converted = convert_to_utf8(bytes, iconv_name ? iconv_name : charset.c_str())) return std::move(*converted);
+    auto converted = convert_to_utf8(bytes, iconv_name ? iconv_name : charset.c_str());
+    if (converted && g_utf8_validate(converted->data(), static_cast<gssize>(converted->size()), nullptr))
+      return std::move(*converted);
   }
   fallback = true;
-  if (auto converted = convert_to_utf8(bytes, "WINDOWS-1252")) return std::move(*converted);
+  return windows_1252_or_repaired(bytes);
+}
+
+std::string windows_1252_or_repaired(std::string_view bytes) {
+  if (bytes.empty()) return {};
+  auto converted = convert_to_utf8(bytes, "WINDOWS-1252");
+  if (converted && g_utf8_validate(converted->data(), static_cast<gssize>(converted->size()), nullptr))
+    return std::move(*converted);
   GString_ valid(g_utf8_make_valid(bytes.data(), static_cast<gssize>(bytes.size())));
   return valid ? std::string(valid.get()) : std::string();
 }
@@ -148,10 +166,26 @@ class Walker {
       if (embedded) walk(g_mime_message_get_mime_part(embedded), index, depth + 1);
     } else if (GMIME_IS_PART(object)) {
       read_content(GMIME_PART(object), out_.parts[index]);
+      if (is_message_type(out_.parts[index].content_type)) walk_encoded_message(index, depth);
     }
   }
 
  private:
+  static bool is_message_type(std::string_view type) { return type == "message/rfc822" || type == "message/global"; }
+
+  // RFC 2046 §5.2.1 allows only 7bit, 8bit or binary for message/rfc822, but senders do encode
+  // attached messages in base64 or quoted-printable, and GMime then reads them as a leaf part. A
+  // filter must see inside them: the decoded content is parsed as the embedded message.
+  void walk_encoded_message(int index, std::size_t depth) {
+    MimePart& part = out_.parts[index];
+    if (part.decoded.empty() || depth + 1 > limits_.max_depth) return;
+    part.embedded_message = true;
+    GPtr<GMimeStream> stream(g_mime_stream_mem_new_with_buffer(part.decoded.data(), part.decoded.size()));
+    GPtr<GMimeParser> parser(g_mime_parser_new_with_stream(stream.get()));
+    GPtr<GMimeMessage> message(g_mime_parser_construct_message(parser.get(), nullptr));
+    if (message) walk(g_mime_message_get_mime_part(message.get()), index, depth + 1);
+  }
+
   void describe(GMimeObject* object, int parent, std::size_t depth, MimePart& part) {
     part.parent = parent;
     part.depth = depth;

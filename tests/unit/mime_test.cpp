@@ -96,7 +96,7 @@ TEST(Mime, MultipartWithAttachmentsAndEmbeddedMessage) {
   EXPECT_EQ(parsed.parts[1].content_type, "multipart/alternative");
   EXPECT_EQ(parsed.parts[1].parent, 0);
   EXPECT_EQ(parsed.parts[2].parent, 1);
-  EXPECT_EQ(parsed.parts[2].text, "Café softbreak\n");
+  EXPECT_EQ(parsed.parts[2].text, "Café softbreak");   // the CRLF before a boundary is the boundary's
   EXPECT_EQ(parsed.parts[3].content_type, "text/html");
   const auto& attachment = parsed.parts[4];
   EXPECT_TRUE(attachment.is_attachment());
@@ -168,11 +168,34 @@ TEST(Mime, GarbageIsScoredNotFatal) {
 // counted, and most must still agree.
 namespace {
 
+std::string string_of(const boost::json::value& value) {
+  return value.is_string() ? std::string(value.as_string()) : std::string();
+}
+
 std::string json_text(const boost::json::value& value) {
   if (auto* object = value.if_object()) {
     if (auto* text = object->if_contains("Text")) return std::string(text->as_string());
   }
   return {};
+}
+
+// Equal, where stalwart's U+FFFD (undeclared 8-bit text it did not convert) stands for any one
+// character of ours (we read such text as Windows-1252).
+bool same_text(const std::string& expected, const std::string& ours) {
+  static const std::string replacement = "\xEF\xBF\xBD";
+  std::size_t e = 0, o = 0;
+  while (e < expected.size() && o < ours.size()) {
+    if (expected.compare(e, 3, replacement) == 0) {
+      e += 3;
+      ++o;
+      while (o < ours.size() && (static_cast<unsigned char>(ours[o]) & 0xC0) == 0x80) ++o;
+      continue;
+    }
+    if (expected[e] != ours[o]) return false;
+    ++e;
+    ++o;
+  }
+  return e == expected.size() && o == ours.size();
 }
 
 void expected_tree(const boost::json::object& message, std::size_t depth, std::vector<std::string>& types) {
@@ -183,11 +206,10 @@ void expected_tree(const boost::json::object& message, std::size_t depth, std::v
     std::string type;
     for (const auto& header : part.at("headers").as_array()) {
       const auto& field = header.as_object();
-      if (field.at("name").as_string() != "content_type") continue;
+      if (string_of(field.at("name")) != "content_type" || !field.at("value").is_object()) continue;
       if (auto* ct = field.at("value").as_object().if_contains("ContentType")) {
         const auto& c = ct->as_object();
-        std::string subtype = c.at("c_subtype").is_string() ? std::string(c.at("c_subtype").as_string()) : "";
-        type = std::string(c.at("c_type").as_string()) + "/" + subtype;
+        type = string_of(c.at("c_type")) + "/" + string_of(c.at("c_subtype"));
       }
     }
     for (char& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -208,11 +230,12 @@ TEST(Mime, CorporaParseAndAgreeWithStalwartsExpectedResults) {
   const fs::path root = corpus_root();
   if (!fs::exists(root)) GTEST_SKIP() << "corpus not found at " << root;
   std::size_t parsed_files = 0, compared = 0, subject_agree = 0, from_agree = 0, tree_agree = 0;
+  std::size_t malformed_compared = 0, malformed_tree_differs = 0;
   std::vector<std::string> disagreements;
   for (const auto& entry : fs::recursive_directory_iterator(root)) {
     if (!entry.is_regular_file()) continue;
     const auto extension = entry.path().extension().string();
-    if (extension != ".eml" && extension != ".msg" && extension != ".txt" && extension != "") continue;
+    if (extension != ".eml" && extension != ".msg") continue;   // the rest are expected results and licences
     const std::string raw = read_file(entry.path());
     auto parsed = parse_mime(raw);
     ++parsed_files;
@@ -226,8 +249,8 @@ TEST(Mime, CorporaParseAndAgreeWithStalwartsExpectedResults) {
     const auto& top = expected.at("parts").as_array().at(0).as_object();
     for (const auto& header : top.at("headers").as_array()) {
       const auto& field = header.as_object();
-      if (field.at("name") == "subject" && subject.empty()) subject = json_text(field.at("value"));
-      if (field.at("name") == "from" && from.empty()) {
+      if (string_of(field.at("name")) == "subject" && subject.empty()) subject = json_text(field.at("value"));
+      if (string_of(field.at("name")) == "from" && from.empty() && field.at("value").is_object()) {
         if (auto* address = field.at("value").as_object().if_contains("Address"))
           if (auto* list = address->as_object().if_contains("List"))
             for (const auto& mailbox : list->as_array())
@@ -237,8 +260,11 @@ TEST(Mime, CorporaParseAndAgreeWithStalwartsExpectedResults) {
               }
       }
     }
-    std::string our_from = parsed.from.empty() ? "" : parsed.from.front().address;
-    if (subject == parsed.subject) ++subject_agree;
+    // An address without '@' (a bare display name) is no address to stalwart.
+    std::string our_from = parsed.from.empty() || parsed.from.front().address.find('@') == std::string::npos
+                               ? ""
+                               : parsed.from.front().address;
+    if (same_text(subject, parsed.subject)) ++subject_agree;
     else disagreements.push_back(entry.path().filename().string() + " subject: [" + subject + "] vs [" + parsed.subject + "]");
     if (from == our_from) ++from_agree;
     else disagreements.push_back(entry.path().filename().string() + " from: [" + from + "] vs [" + our_from + "]");
@@ -248,17 +274,32 @@ TEST(Mime, CorporaParseAndAgreeWithStalwartsExpectedResults) {
     // An undeclared Content-Type defaults by context (RFC 2045 §5.2, RFC 2046 §5.1.5): compare declared ones.
     for (std::size_t i = 0; i < want.size() && i < got.size(); ++i)
       if (got[i].ends_with(":")) want[i] = want[i].substr(0, want[i].find(':') + 1);
+    const bool malformed = entry.path().parent_path().filename() == "malformed";
+    if (malformed) ++malformed_compared;
     if (want == got) ++tree_agree;
-    else disagreements.push_back(entry.path().parent_path().filename().string() + "/" + entry.path().filename().string() + " tree differs");
+    else if (malformed) ++malformed_tree_differs;
+    else {
+      std::string detail;
+      for (const auto& w : want) detail += " " + w;
+      detail += " | ours:";
+      for (const auto& g : got) detail += " " + g;
+      disagreements.push_back(entry.path().parent_path().filename().string() + "/" + entry.path().filename().string() +
+                              " tree differs:" + detail);
+    }
   }
   std::string report;
   for (const auto& line : disagreements) report += line + "\n";
-  EXPECT_GT(parsed_files, 300u);
+  EXPECT_GE(parsed_files, 220u);
   EXPECT_GT(compared, 100u);
-  // Well-formed messages agree exactly; the malformed directory is where parsers may differ.
-  EXPECT_GE(subject_agree * 100, compared * 95) << report;
-  EXPECT_GE(from_agree * 100, compared * 95) << report;
-  EXPECT_GE(tree_agree * 100, compared * 90) << report;
+  // Subjects and senders agree nearly everywhere. Part trees of well-formed messages agree (one
+  // truncated thirdparty message is read differently by design); stalwart's "malformed" directory
+  // is where two correct parsers may cut parts differently, so there it is only parsed.
+  EXPECT_GE(subject_agree * 100, compared * 98) << report;
+  EXPECT_GE(from_agree * 100, compared * 98) << report;
+  const std::size_t well_formed = compared - malformed_compared;
+  const std::size_t well_formed_agree = tree_agree - (malformed_compared - malformed_tree_differs);
+  EXPECT_GE(well_formed_agree * 100, well_formed * 98) << report;
   std::cout << "MIME corpora: " << parsed_files << " files parsed; stalwart " << compared << " compared: subject "
-            << subject_agree << ", from " << from_agree << ", tree " << tree_agree << " agree\n" << report;
+            << subject_agree << ", from " << from_agree << ", tree " << tree_agree << " agree (well-formed "
+            << well_formed_agree << " of " << well_formed << ")\n" << report;
 }

@@ -1,0 +1,73 @@
+// Who the message says it is from and to (RFC 5322 §3.6.2, §3.6.3) against the envelope (RFC 5321
+// §3.3): a header From in another organisation than the envelope sender (score only — mailing lists,
+// newsletters and forwarders do it all the time), a display name that shows an address other than
+// the real one ("service@bank.example" <x@elsewhere.test>), and undisclosed recipients.
+#include <fmt/format.h>
+
+#include "checks/builtin.hpp"
+#include "common/organizational_domain.hpp"
+#include "content/analysis.hpp"
+
+namespace gatehouse::checks {
+namespace {
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string domain_of(std::string_view address) {
+  const auto at = address.rfind('@');
+  return at == std::string_view::npos ? std::string() : lower(address.substr(at + 1));
+}
+
+// An address-looking word in a display name: "PayPal Service <service@paypal.com>" has none,
+// "service@paypal.com" <x@evil.test> has one.
+std::string address_in_name(std::string_view name) {
+  const auto at = name.find('@');
+  if (at == std::string_view::npos || at == 0) return {};
+  auto is_address_char = [](unsigned char c) { return std::isalnum(c) || c == '.' || c == '-' || c == '_' || c == '+'; };
+  std::size_t start = at, end = at + 1;
+  while (start > 0 && is_address_char(static_cast<unsigned char>(name[start - 1]))) --start;
+  while (end < name.size() && is_address_char(static_cast<unsigned char>(name[end]))) ++end;
+  if (start == at || end == at + 1) return {};
+  std::string found = lower(name.substr(start, end - start));
+  return found.find('.', found.find('@')) == std::string::npos ? std::string() : found;
+}
+
+class HeaderAddressesCheck final : public Check {
+ public:
+  std::string_view name() const override { return "header_addresses"; }
+  Stage stage() const override { return Stage::data; }
+  int cost() const override { return 1; }
+  std::pair<double, double> score_range(const Config&, const FilterPolicy& policy) const override {
+    return action_score_range(policy.check(name()));
+  }
+  bool may_decide(const Config&, const FilterPolicy& policy) const override { return actions_decide(policy.check(name())); }
+
+  boost::asio::awaitable<CheckOutcome> run(CheckContext& context) const override {
+    CheckOutcome outcome;
+    if (!context.content) co_return outcome;
+    const auto& mime = context.content->mime;
+    const CheckPolicy& policy = context.policy->check(name());
+    if (!mime.from.empty()) {
+      const auto& from = mime.from.front();
+      const std::string header_domain = domain_of(from.address);
+      const std::string envelope_domain = domain_of(context.mail_from);
+      if (!envelope_domain.empty() && !header_domain.empty() &&
+          organizational_domain(envelope_domain) != organizational_domain(header_domain))
+        outcome.add(policy, "from_mismatch", fmt::format("envelope {} vs From {}", envelope_domain, header_domain));
+      if (const std::string shown = address_in_name(from.name); !shown.empty() && shown != lower(from.address))
+        outcome.add(policy, "display_name_address", fmt::format("From shows {} but is {}", shown, from.address));
+    }
+    if (mime.undisclosed_recipients) outcome.add(policy, "undisclosed_recipients", "no recipient in To or Cc");
+    co_return outcome;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Check> make_header_addresses_check() { return std::make_unique<HeaderAddressesCheck>(); }
+
+}  // namespace gatehouse::checks

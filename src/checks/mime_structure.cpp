@@ -1,0 +1,57 @@
+// MIME anomalies (RFC 2045 §5–6, RFC 2046 §5.1): what the MIME reader (content/mime.hpp) met on the
+// way — a multipart without its close-delimiter (parts that some readers show and others hide),
+// malformed multiparts and headers, nesting or part counts past the limits, text sent as base64,
+// charsets that do not convert, an HTML-only message pulling a remote image (a tracking beacon
+// without a text version), a message that cannot be parsed at all. Scores only.
+#include <fmt/format.h>
+
+#include "checks/builtin.hpp"
+#include "content/analysis.hpp"
+
+namespace gatehouse::checks {
+namespace {
+
+class MimeStructureCheck final : public Check {
+ public:
+  std::string_view name() const override { return "mime_structure"; }
+  Stage stage() const override { return Stage::data; }
+  int cost() const override { return 1; }
+  std::pair<double, double> score_range(const Config&, const FilterPolicy& policy) const override {
+    return action_score_range(policy.check(name()));
+  }
+  bool may_decide(const Config&, const FilterPolicy& policy) const override { return actions_decide(policy.check(name())); }
+
+  boost::asio::awaitable<CheckOutcome> run(CheckContext& context) const override {
+    CheckOutcome outcome;
+    if (!context.content) co_return outcome;
+    const auto& mime = context.content->mime;
+    const CheckPolicy& policy = context.policy->check(name());
+    auto has = [&](std::string_view anomaly) { return mime.has_anomaly(anomaly); };
+    if (mime.unparsable) {
+      outcome.add(policy, "unparsable", "the message could not be parsed as MIME");
+      co_return outcome;
+    }
+    if (has("missing_end_boundary")) outcome.add(policy, "missing_end_boundary", "a multipart without its closing boundary");
+    for (std::string_view malformed : {"malformed_multipart", "multipart_without_boundary", "part_without_headers_or_content",
+                                       "invalid_header_name", "conflicting_header", "malformed_message"}) {
+      if (has(malformed)) {
+        outcome.add(policy, "malformed", std::string(malformed));
+        break;
+      }
+    }
+    if (has("depth_limit") || has("part_limit") || has("header_limit"))
+      outcome.add(policy, "limits", fmt::format("{} parts, nesting or header fields past the limits", mime.parts.size()));
+    if (has("text_as_base64")) outcome.add(policy, "text_as_base64", "body text sent as base64");
+    if (has("bad_charset") || has("invalid_utf8")) outcome.add(policy, "bad_charset", "text not in its declared charset");
+    if (has("html_only") && context.content->html.remote_images > 0)
+      outcome.add(policy, "html_only_remote_image",
+                  fmt::format("HTML without a text version, {} remote image(s)", context.content->html.remote_images));
+    co_return outcome;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Check> make_mime_structure_check() { return std::make_unique<MimeStructureCheck>(); }
+
+}  // namespace gatehouse::checks

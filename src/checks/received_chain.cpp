@@ -1,0 +1,101 @@
+// The Received chain (RFC 5321 §4.4, RFC 5322 §3.6.7): trace fields the sender wrote before the
+// message reached us. Forgers add hops that claim to have passed through this gateway already (to
+// look internal), write dates that run backwards, or pile up hops; each only scores.
+#include <gmime/gmime.h>
+
+#include <algorithm>
+#include <fmt/format.h>
+#include <optional>
+
+#include "checks/builtin.hpp"
+
+namespace gatehouse::checks {
+namespace {
+
+constexpr std::size_t too_many_hops = 30;       // RFC 5321 §6.3: loops are detected near 100; real chains are short
+constexpr gint64 allowed_disorder = 24 * 3600;  // seconds a lower (older) hop may be later than the one above it
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// The host after " by " in a Received field ("" when none).
+std::string by_host(std::string_view value) {
+  const std::string text = lower(value);
+  auto at = text.find("by ");
+  while (at != std::string::npos && at > 0 && !std::isspace(static_cast<unsigned char>(text[at - 1]))) at = text.find("by ", at + 1);
+  if (at == std::string::npos) return {};
+  auto start = at + 3;
+  while (start < text.size() && std::isspace(static_cast<unsigned char>(text[start]))) ++start;
+  auto end = start;
+  while (end < text.size() && !std::isspace(static_cast<unsigned char>(text[end])) && text[end] != ';' && text[end] != '(') ++end;
+  std::string host = text.substr(start, end - start);
+  while (!host.empty() && host.back() == '.') host.pop_back();
+  return host;
+}
+
+// The date after the last ';' (RFC 5322 §3.6.7), as seconds since the epoch.
+std::optional<gint64> received_time(std::string_view value) {
+  const auto semicolon = value.rfind(';');
+  if (semicolon == std::string_view::npos) return std::nullopt;
+  const std::string date(value.substr(semicolon + 1));
+  GDateTime* parsed = g_mime_utils_header_decode_date(date.c_str());
+  if (!parsed) return std::nullopt;
+  const gint64 seconds = g_date_time_to_unix(parsed);
+  g_date_time_unref(parsed);
+  return seconds;
+}
+
+class ReceivedChainCheck final : public Check {
+ public:
+  std::string_view name() const override { return "received_chain"; }
+  Stage stage() const override { return Stage::data; }
+  int cost() const override { return 1; }
+  std::pair<double, double> score_range(const Config&, const FilterPolicy& policy) const override {
+    return action_score_range(policy.check(name()));
+  }
+  bool may_decide(const Config&, const FilterPolicy& policy) const override { return actions_decide(policy.check(name())); }
+
+  boost::asio::awaitable<CheckOutcome> run(CheckContext& context) const override {
+    CheckOutcome outcome;
+    if (!context.headers || !context.config) co_return outcome;
+    const CheckPolicy& policy = context.policy->check(name());
+    const std::string our_host = lower(context.config->hostname);
+    std::vector<std::string_view> chain;   // newest first
+    for (const auto& field : context.headers->fields)
+      if (lower(field.name) == "received") chain.push_back(field.value);
+    // Our own Received (added for this transaction, "… by HOST (gatehouse) … id ID") comes first;
+    // every other field was written by the sender's side.
+    std::size_t first_foreign = 0;
+    if (!chain.empty() && !context.id.empty() && chain.front().find(context.id) != std::string_view::npos) first_foreign = 1;
+    if (chain.size() - first_foreign > too_many_hops)
+      outcome.add(policy, "many_hops", fmt::format("{} Received fields", chain.size() - first_foreign));
+    std::optional<gint64> newer;
+    bool disorder_reported = false;
+    for (std::size_t i = first_foreign; i < chain.size(); ++i) {
+      if (our_host != "localhost" && !our_host.empty() && by_host(chain[i]) == our_host) {
+        outcome.add(policy, "claims_our_host", fmt::format("a Received field before ours names {}", our_host));
+        break;
+      }
+    }
+    for (std::size_t i = first_foreign; i < chain.size() && !disorder_reported; ++i) {
+      auto when = received_time(chain[i]);
+      if (!when) continue;
+      if (newer && *when - *newer > allowed_disorder) {
+        outcome.add(policy, "disordered_dates", fmt::format("hop {} is {} hours later than the hop after it", i + 1,
+                                                           (*when - *newer) / 3600));
+        disorder_reported = true;
+      }
+      newer = when;
+    }
+    co_return outcome;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Check> make_received_chain_check() { return std::make_unique<ReceivedChainCheck>(); }
+
+}  // namespace gatehouse::checks

@@ -1,0 +1,98 @@
+"""Content analysis end to end, structure and attachments: a dangerous attachment (also zipped and
+double-extended) is refused after DATA with the file named and nothing reaches the back-end; an
+ordinary attachment passes; a per-domain list replaces the default; a message whose structure
+findings reach the tag threshold arrives tagged "[SPAM?]" with the findings in the explanation."""
+import base64
+import io
+import zipfile
+from email.message import EmailMessage
+
+from conftest import send_message, wait_until
+
+
+def domain(sink, name="example.test", **extra):
+    d = {"name": name, "backend": f"smtp:127.0.0.1:{sink.port}", "recipients": "list",
+         "addresses": [f"alice@{name}", f"bob@{name}"]}
+    d.update(extra)
+    return d
+
+
+def with_attachment(filename, content, subject="documents", mime=("application", "octet-stream")):
+    message = EmailMessage()
+    message["From"] = "Carol <carol@remote.test>"
+    message["To"] = "alice@example.test"
+    message["Subject"] = subject
+    message["Date"] = "Fri, 27 Nov 2026 10:00:00 +0000"
+    message["Message-ID"] = f"<{subject.replace(' ', '-')}@remote.test>"
+    message.set_content("Please find the file attached.\n")
+    message.add_attachment(content, maintype=mime[0], subtype=mime[1], filename=filename)
+    return message.as_bytes().replace(b"\n", b"\r\n")
+
+
+def zipped(name, content):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("readme.txt", "read me\n")
+        archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def checks_named(row, name):
+    return [c for c in row["checks"] if c["name"] == name]
+
+
+def test_dangerous_attachments_are_refused_and_ordinary_ones_delivered(smtp_sink, start_gatehouse):
+    sink = smtp_sink()
+    gh = start_gatehouse([domain(sink)])
+
+    refused = [
+        ("setup.exe", b"MZ" + b"\0" * 200, "5.7.1 Message refused: attachment setup.exe (.exe) is not accepted"),
+        ("invoice.pdf.js", b"var x = 1;", "attachment invoice.pdf.js is not accepted"),
+        ("photos.zip", zipped("holiday/show.vbs", b"WScript.Echo 1"), "attachment photos.zip/holiday/show.vbs (.vbs)"),
+    ]
+    for filename, content, expected in refused:
+        result = send_message(gh.port, "alice@example.test", message=with_attachment(filename, content, subject=filename))
+        assert result.code == 554, (filename, result)
+        assert expected in result.text and f"(ID:{result.id})" in result.text, result.text
+        row = gh.wait_for_row(result.id)
+        assert row["disposition"] == "reject" and row["reason"] == "attachments", row
+        assert checks_named(row, "attachments"), row["checks"]
+        # Kept in the store: an administrator can release it.
+        assert gh.cli("show", result.id, "--raw").stdout.count(filename.encode()) >= 1
+
+    ok = send_message(gh.port, "alice@example.test",
+                      message=with_attachment("minutes.pdf", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n",
+                                              subject="minutes", mime=("application", "pdf")))
+    assert ok.code == 250, ok
+    wait_until(lambda: len(sink.messages()) == 1, message="the ordinary attachment delivered")
+    assert "minutes.pdf" in sink.texts()[0]
+
+
+def test_a_domain_list_replaces_the_default(smtp_sink, start_gatehouse):
+    sink = smtp_sink()
+    gh = start_gatehouse([domain(sink), domain(sink, name="strict.test", filter={"blocked_attachments": ["docx", "exe"]})])
+    docx = with_attachment("offer.docx", b"PK\x03\x04 not really", subject="offer")
+    assert send_message(gh.port, "alice@example.test", message=docx).code == 250
+    strict = send_message(gh.port, "alice@strict.test", message=docx.replace(b"alice@example.test", b"alice@strict.test"))
+    assert strict.code == 554 and "offer.docx (.docx)" in strict.text, strict
+
+
+def test_structure_findings_tag_the_message_and_explain_it(smtp_sink, start_gatehouse):
+    sink = smtp_sink()
+    gh = start_gatehouse([domain(sink, filter={"tag_threshold": 2.0, "reject_threshold": 20.0})])
+    message = (b"From: \"service@bank.test\" <offers@remote.test>\r\nTo: undisclosed-recipients:;\r\n"
+               b"Subject: account notice\r\nDate: Fri, 27 Nov 2026 10:00:00 +0000\r\nMessage-ID: <broken>\r\n\r\n"
+               b"Please confirm your account.\r\n")
+    result = send_message(gh.port, "alice@example.test", sender="offers@remote.test", message=message)
+    assert result.code == 250, result
+    row = gh.wait_for_row(result.id)
+    assert row["disposition"] == "tag", row
+    found = {c["name"] for c in row["checks"] if c["score"] > 0}
+    assert {"header_addresses", "header_structure"} <= found, row["checks"]
+    details = " ".join(c["detail"] for c in row["checks"])
+    assert "From shows service@bank.test but is offers@remote.test" in details
+    assert "Message-ID <broken>" in details
+    wait_until(lambda: sink.messages(), message="the tagged message delivered")
+    text = sink.texts()[0]
+    assert "Subject: [SPAM?] account notice" in text
+    assert "X-Gatehouse-Checks:" in text and "header_addresses" in text
