@@ -1,6 +1,7 @@
-// The `phishing` check: links that lie about where they go. Findings: link_text_mismatch (the
-// visible text of a link names a site whose registrable domain is not the link's, nor that of the
-// URL a redirector in it carries), ip_host (numeric hosts), userinfo_trick ("http://paypal.com@
+// The `phishing` check: links that lie about where they go. Findings: link_text_brand and
+// link_text_mismatch (the visible text of a link names a site — a protected brand or served domain,
+// or another — whose registrable domain is not the link's, nor that of the URL a redirector in it
+// carries), ip_host (numeric hosts), userinfo_trick ("http://paypal.com@
 // evil.test/": RFC 3986 §3.2.1 userinfo that looks like a host), lookalike_own and lookalike_brand
 // (a link's domain or the From domain confusable with, but not, a served domain or a protected
 // brand: Unicode TR #39 §4 skeleton equality via ICU uspoof, one edit on a registrable label of at
@@ -12,6 +13,7 @@
 #include <idn2.h>
 #include <unicode/uspoof.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -174,17 +176,25 @@ std::vector<PhishingSign> find_phishing_signs(const content::MessageAnalysis& an
   for (const auto& url : urls)
     if (!url.redirect_of.empty()) carried.emplace(url.redirect_of, url.registrable_domain);
 
+  std::vector<std::string> own;
+  for (const auto& domain : own_domains) own.push_back(organizational_domain(domain));
+
   std::set<std::string> ip_hosts, tricks;
   for (const auto& url : urls) {
     if (url.source == content::UrlSource::href && url.redirect_of.empty() && !url.link_text.empty()) {
       for (const auto& named : content::hosts_named_in(url.link_text)) {
-        const std::string named_domain = organizational_domain(named);
+        const bool named_ip = named.find_first_not_of("0123456789.") == std::string::npos;
+        const std::string named_domain = named_ip ? named : organizational_domain(named);
         if (named_domain == url.registrable_domain) continue;
         bool via_redirect = false;
         for (auto [it, end] = carried.equal_range(url.normalized); it != end; ++it)
           if (it->second == named_domain) via_redirect = true;
         if (via_redirect) continue;
-        signs.add("link_text_mismatch", fmt::format("text \"{}\" links to {}", named, url.host));
+        // Naming a protected brand or a served domain is the phishing case; any other name is
+        // mostly click tracking (ESP redirect hosts), weak evidence.
+        const bool valuable = std::find(protected_domains.begin(), protected_domains.end(), named_domain) != protected_domains.end() ||
+                              std::find(own.begin(), own.end(), named_domain) != own.end();
+        signs.add(valuable ? "link_text_brand" : "link_text_mismatch", fmt::format("text \"{}\" links to {}", named, url.host));
         break;
       }
     }
@@ -196,8 +206,6 @@ std::vector<PhishingSign> find_phishing_signs(const content::MessageAnalysis& an
   }
 
   // Look-alikes among the link domains and the From domain.
-  std::vector<std::string> own;
-  for (const auto& domain : own_domains) own.push_back(organizational_domain(domain));
   std::set<std::string> seen;
   auto judge = [&](const std::string& domain, const std::string& host, const std::string& where) {
     if (domain.empty()) return;

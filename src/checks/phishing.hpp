@@ -13,7 +13,7 @@
 namespace gatehouse::checks {
 
 struct PhishingSign {
-  std::string finding;   // link_text_mismatch, ip_host, userinfo_trick, lookalike_own, lookalike_brand, form_to_remote
+  std::string finding;   // link_text_brand, link_text_mismatch, ip_host, userinfo_trick, lookalike_own, lookalike_brand, form_to_remote
   std::string detail;
 };
 

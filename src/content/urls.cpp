@@ -516,7 +516,9 @@ std::vector<std::string> hosts_named_in(std::string_view text) {
   }
   // Otherwise the names the text writes as URLs or "www." names.
   for (auto& url : extract_text_urls(text, UrlLimits{.max_urls = 20}))
-    if (url.original.find("//") != std::string::npos || starts_with_nocase(url.original, "www")) hosts.push_back(url.host);
+    if ((url.original.find("//") != std::string::npos || starts_with_nocase(url.original, "www")) && !url.is_ip &&
+        has_known_suffix(url.host))
+      hosts.push_back(url.host);
   return hosts;
 }
 

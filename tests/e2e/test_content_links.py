@@ -1,5 +1,5 @@
-"""Links end to end through the real gateway: a phishing link (text paypal.com, target elsewhere) is
-scored by default and refused when configured so, and explained in the log row; a link to a domain
+"""Links end to end through the real gateway: a phishing link (text www.paypal.com, target elsewhere)
+is scored by default and refused when configured so, and explained in the log row; a link to a domain
 a URI block list (the fixture zones dbl.test, multi.uribl.test, ip.uribl.test) lists is refused with
 a reply naming the zone; a site on the local block list is refused; hidden text is scored; a clean
 newsletter with many links is delivered untouched by these checks."""
@@ -41,19 +41,19 @@ def test_phishing_link_is_scored_by_default_and_refused_when_configured(smtp_sin
     assert result.code == 250, result
     row = gh.wait_for_row(result.id)
     found = contributions(row, "phishing")
-    assert [c["score"] for c in found] == [2.5], row["checks"]
-    assert found[0]["detail"] == ('link_text_mismatch: text "www.paypal.com" links to secure-login.account-check.test'), found
+    assert [c["score"] for c in found] == [4.0], row["checks"]
+    assert found[0]["detail"] == ('link_text_brand: text "www.paypal.com" links to secure-login.account-check.test'), found
     wait_until(lambda: sink.messages(), message="scored message delivered")
     assert "X-Gatehouse-Score:" in sink.texts()[0]
 
-    strict = start(start_gatehouse, smtp_sink(), sections={"filter.checks.phishing": {"link_text_mismatch": "reject"}})
+    strict = start(start_gatehouse, smtp_sink(), sections={"filter.checks.phishing": {"link_text_brand": "reject"}})
     result = send_message(strict.port, "alice@example.test", message=phishing)
     assert result.code == 554, result
     assert result.text.startswith('5.7.1 Message refused as phishing: text "www.paypal.com" links to '
                                   'secure-login.account-check.test (ID:'), result
     row = strict.wait_for_row(result.id)
     assert row["disposition"] == "reject" and row["reason"] == "phishing", row
-    assert any(c["detail"].startswith("link_text_mismatch:") and c["detail"].endswith("→ reject")
+    assert any(c["detail"].startswith("link_text_brand:") and c["detail"].endswith("→ reject")
                for c in contributions(row, "phishing")), row["checks"]
 
 

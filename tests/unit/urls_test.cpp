@@ -164,6 +164,7 @@ TEST(Urls, HostsNamedInLinkText) {
   EXPECT_TRUE(hosts_named_in("Click here").empty());
   EXPECT_TRUE(hosts_named_in("report.pdf").empty());
   EXPECT_TRUE(hosts_named_in("12.99").empty());
+  EXPECT_TRUE(hosts_named_in("see www.example.o for more").empty());   // cut short: no such suffix
   EXPECT_EQ(hosts_named_in("192.0.2.7"), std::vector<std::string>{"192.0.2.7"});
   EXPECT_TRUE(hosts_named_in("Read more about example.com in our blog").empty());
 }
