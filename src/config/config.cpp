@@ -22,6 +22,8 @@
 
 #include <toml++/toml.h>
 
+#include "content/watch_words.hpp"
+
 namespace gatehouse {
 namespace {
 
@@ -795,6 +797,10 @@ const std::vector<KnownCheck>& known_checks() {
         {"our_name", Action::of(K::reject)}, {"changed", Action::points(1.0)}}},
       {"reverse_dns", true,
        {{"missing", Action::points(2.5)}, {"not_confirmed", Action::points(1.5)}, {"generic", Action::points(1.5)}}},
+      {"obfuscation", true,
+       {{"invisible_chars", Action::points(2.0)}, {"mixed_scripts", Action::points(1.0)},
+        {"confusables", Action::points(1.5)}, {"leet", Action::points(1.0)}, {"spaced_letters", Action::points(1.5)}}},
+      {"watch_words", true, {}},
       {"spf", true,
        {{"pass", Action::points(0)}, {"pass_aligned", Action::points(-1.0)}, {"fail", Action::of(K::reject)},
         {"softfail", Action::points(3.0)}, {"neutral", Action::points(0)}, {"none", Action::points(0.5)},
@@ -824,6 +830,7 @@ const std::map<std::string, std::string>& default_replies() {
       {"spam_trap", "Message refused (ID:{id})"},
       {"reputation", "Blocked: {reason} (ID:{id})"},
       {"protocol", "Protocol error: {reason} (ID:{id})"},
+      {"watch_words", "Message content refused: {reason} (ID:{id})"},
       {"virus", "Virus found: {reason} (ID:{id})"},
       {"score", "Message rejected as spam: {reason} (ID:{id})"},
       {"tempfail", "Temporary failure: {reason}; please try again later (ID:{id})"},
@@ -903,6 +910,74 @@ void read_lists(Section lists, FilterPolicy& policy) {
   lists.report_unknown_keys();
 }
 
+// [[watch_words]] or [[domain.watch_words]] (docs/content.md "Watch words"): each entry a word,
+// phrase or RE2 regular expression with an action and an optional name. The entries are appended to
+// the policy's and the policy's matcher is compiled anew, once, here.
+void read_watch_words(Section& parent, FilterPolicy& policy) {
+  std::vector<Section> entries = parent.table_array("watch_words");
+  if (entries.empty()) return;
+  using Kind = WatchWord::Kind;
+  static constexpr std::pair<std::string_view, Kind> kinds[] = {{"word", Kind::word}, {"phrase", Kind::phrase}, {"regex", Kind::regex}};
+  bool added = false;
+  for (Section& entry : entries) {
+    WatchWord word;
+    std::string_view key = "word";
+    const toml::node* pattern_node = nullptr;
+    int given = 0;
+    bool valid = true;
+    for (const auto& [name, kind] : kinds) {
+      if (!entry.take(name)) continue;
+      ++given;
+      std::string text;
+      const toml::node* node = entry.read_string(name, text);
+      if (!node) valid = false;   // reported: not a string
+      if (node && !pattern_node) {
+        word.kind = kind;
+        word.pattern = text;
+        pattern_node = node;
+        key = name;
+      }
+    }
+    if (given == 0) {
+      entry.report(entry.line(), "word", "missing (every [[watch_words]] needs a word, phrase or regex)");
+      valid = false;
+    } else if (given > 1) {
+      entry.report(pattern_node ? line_of(*pattern_node) : entry.line(), key, "give one of word, phrase and regex, not several");
+      valid = false;
+    } else if (pattern_node) {
+      if (const std::string problem = content::watch_word_problem(word); !problem.empty()) {
+        entry.report(*pattern_node, key, problem);
+        valid = false;
+      }
+    }
+    if (const toml::node* node = entry.take("action")) {
+      if (auto action = action_of(*node)) word.action = *action;
+      else {
+        entry.report(*node, "action", fmt::format("{}, got {}", action_expectation, describe(*node)));
+        valid = false;
+      }
+    } else {
+      entry.report(entry.line(), "action", "missing (a score or \"reject\", \"tempfail\", \"accept\")");
+      valid = false;
+    }
+    if (const toml::node* node = entry.read_string("name", word.name)) {
+      if (word.name.empty() || word.name.find_first_of("\r\n") != std::string::npos) {
+        entry.report(*node, "name", "must be a non-empty single line");
+        valid = false;
+      }
+    }
+    entry.report_unknown_keys();
+    if (valid) {
+      policy.watch_words.push_back(std::move(word));
+      added = true;
+    }
+  }
+  if (!added) return;
+  auto matcher = content::WatchWordMatcher::compile(policy.watch_words);
+  if (matcher) policy.watch_word_matcher = *matcher;
+  else parent.report(entries.front().line(), "watch_words", matcher.error().message);
+}
+
 // [filter] or [domain.filter]: thresholds, subject tag, contact, replies, per-check settings.
 void read_filter(Section filter, FilterPolicy& policy) {
   const toml::node* tag_node = filter.read_number("tag_threshold", policy.tag_threshold);
@@ -972,6 +1047,8 @@ std::string policy_fingerprint(const FilterPolicy& policy) {
   }
   for (const auto* list : {&policy.whitelist, &policy.blacklist, &policy.no_host_checks})
     text += "|" + fmt::format("{}", fmt::join(list->entries, ","));
+  for (const auto& word : policy.watch_words)
+    text += fmt::format("|w{}:{}={}:{}", static_cast<int>(word.kind), word.pattern, word.action.text(), word.name);
   return text;
 }
 
@@ -1260,6 +1337,7 @@ void read_domain(Section section, Config& config, SeenDomains& seen_domains) {
   domain.policy.whitelist.append(domain_lists.whitelist);
   domain.policy.blacklist.append(domain_lists.blacklist);
   domain.policy.no_host_checks.append(domain_lists.no_host_checks);
+  read_watch_words(section, domain.policy);
   domain.tag_threshold = domain.policy.tag_threshold;
   domain.reject_threshold = domain.policy.reject_threshold;
   const toml::node* tag_node = section.read_number("tag_threshold", domain.tag_threshold);
@@ -1407,6 +1485,7 @@ Result<Config> parse_config(std::string_view text, const std::string& name) {
   config.policy = default_policy();
   read_filter(root.table("filter"), config.policy);
   read_lists(root.table("lists"), config.policy);
+  read_watch_words(root, config.policy);
   config.policy.fingerprint = policy_fingerprint(config.policy);
   for (Section& list : root.table_array("dnsbl")) read_dns_list(list, config);
   read_uribl(root.table("uribl"), config);

@@ -6,11 +6,16 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/result.hpp"
+
+namespace gatehouse::content {
+class WatchWordMatcher;
+}
 
 namespace gatehouse {
 
@@ -78,6 +83,17 @@ struct SenderList {
   void append(const SenderList& other);
 };
 
+// A content black list entry or watch word ([[watch_words]], [[domain.watch_words]]): looked for in
+// the message's normalised text (docs/content.md "Watch words").
+struct WatchWord {
+  enum class Kind { word, phrase, regex };
+  Kind kind = Kind::word;
+  std::string pattern;              // as configured
+  std::string name;                 // shown in the explanation and as {reason}; "" = the pattern
+  Action action;
+  const std::string& label() const { return name.empty() ? pattern : name; }
+};
+
 // How a filtering decision is made for a recipient domain: [filter] overlaid by [domain.filter].
 struct FilterPolicy {
   double tag_threshold = 5.0;
@@ -87,6 +103,8 @@ struct FilterPolicy {
   std::map<std::string, std::string> replies;       // reply kind → text with {id} {reason} {contact}
   std::map<std::string, CheckPolicy, std::less<>> checks;   // every known check has an entry
   SenderList whitelist, blacklist, no_host_checks;
+  std::vector<WatchWord> watch_words;   // [[watch_words]], then the domain's [[domain.watch_words]]
+  std::shared_ptr<const content::WatchWordMatcher> watch_word_matcher;   // watch_words compiled at load
   std::string fingerprint;          // equal fingerprints = same policy (recipients may share a transaction)
 
   const CheckPolicy& check(std::string_view name) const;

@@ -1,0 +1,83 @@
+// Tests of the obfuscation check (src/checks/obfuscation.cpp) on whole messages through the content
+// analysis: obfuscated spam gets its findings, ordinary newsletters in German, Russian and Greek,
+// with soft hyphens, emoji sequences, prices and addresses, get none.
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <gtest/gtest.h>
+
+#include "checks/builtin.hpp"
+#include "content/analysis.hpp"
+
+namespace gatehouse::checks {
+namespace {
+
+// The findings of the check on `message`, as "finding=score".
+std::vector<std::string> findings_of(const std::string& message) {
+  Config config = *parse_config("[server]\nlisten = [\"127.0.0.1:2525\"]\n", "test.toml");
+  const content::MessageAnalysis analysis = content::analyse_message(message);
+  auto check = make_obfuscation_check();
+  CheckContext context;
+  context.stage = Stage::data;
+  context.config = &config;
+  context.policy = &config.policy;
+  context.message = message;
+  context.content = &analysis;
+  CheckOutcome outcome;
+  boost::asio::io_context io;
+  boost::asio::co_spawn(io, [&]() -> boost::asio::awaitable<void> {
+    CheckOutcome result = co_await check->run(context);
+    outcome = std::move(result);
+  }, boost::asio::detached);
+  io.run();
+  std::vector<std::string> findings;
+  for (const auto& contribution : outcome.contributions) findings.push_back(contribution.finding + "=" + contribution.action.text());
+  return findings;
+}
+
+std::string message(const std::string& subject, const std::string& content_type, const std::string& body) {
+  return "From: sender@example.test\r\nTo: rcpt@example.test\r\nSubject: " + subject +
+         "\r\nMIME-Version: 1.0\r\nContent-Type: " + content_type + "; charset=utf-8\r\n"
+         "Content-Transfer-Encoding: 8bit\r\n\r\n" + body + "\r\n";
+}
+
+using Findings = std::vector<std::string>;
+
+TEST(ObfuscationCheck, ObfuscatedSpamHasEachFinding) {
+  EXPECT_EQ(findings_of(message("Your p\u0430yp\u0430l account", "text/plain", "Please log in.")),
+            (Findings{"mixed_scripts=1", "confusables=1.5"}));
+  EXPECT_EQ(findings_of(message("Offer", "text/plain", "Buy v\u200Bi\u200Ba\u200Bg\u200Bra today")),
+            Findings{"invisible_chars=2"});
+  EXPECT_EQ(findings_of(message("Offer", "text/plain", "Cheap v1agra and c1alis, fr33 shipping")), Findings{"leet=1"});
+  EXPECT_EQ(findings_of(message("V-I-A-G-R-A", "text/plain", "f r e e")), Findings{"spaced_letters=1.5"});
+}
+
+TEST(ObfuscationCheck, OneLeetWordOrAStrayZeroWidthSpaceIsNotEnough) {
+  EXPECT_EQ(findings_of(message("Office", "text/plain", "Visit us at 1 Main St, London SW1A 1AA. Fo\u200Bo bar.")), Findings{});
+}
+
+TEST(ObfuscationCheck, OrdinaryNewslettersScoreNothing) {
+  EXPECT_EQ(findings_of(message("Unser Newsletter für Dezember – 20 % Rabatt", "text/html",
+                                "<html><body><p>Liebe Kundin, lieber Kunde,</p><p>unsere Ö&shy;ff&shy;nungs&shy;zeiten "
+                                "ändern sich: Mo–Fr 9–18 Uhr. Preis 19,99&nbsp;€, 3er-Pack 49&nbsp;€.</p>"
+                                "<p><a href=\"https://www.beispiel.de/kontakt\">Kontakt</a> · info@beispiel.de · "
+                                "Hauptstraße 5a, 10115 Berlin</p></body></html>")),
+            Findings{});
+  EXPECT_EQ(findings_of(message("Скидки недели 🎉", "text/plain",
+                                "Здравствуйте!\nНа этой неделе скидка 25% на iPhone 15 и ноутбуки ASUS. Заказ №A-1024 "
+                                "можно забрать 24/7. Вопросы: shop@example.ru, +7 495 123-45-67.\n"
+                                "👨\u200D👩\u200D👧 Для всей семьи! ❤\uFE0F")),
+            Findings{});
+  EXPECT_EQ(findings_of(message("Ενημερωτικό δελτίο", "text/plain",
+                                "Αγαπητέ πελάτη, η παραγγελία σας ΑΒ-2024 στάλθηκε. Τιμή 12,50 €. "
+                                "Δείτε το site μας www.example.gr ή γράψτε στο info@example.gr. Ευχαριστούμε!")),
+            Findings{});
+  EXPECT_EQ(findings_of(message("Invoice 2024-05 for $5.99", "text/plain",
+                                "Thanks for your order of 3x USB-C cables at $5.99 each on 05/01/2024 (10:30am). "
+                                "Support 24/7: help@example.com or https://example.com/help?id=4f3a7. "
+                                "Win10 and mp3 players, covid19 rules, 2nd floor, R.S.V.P. by Friday. ✌\uFE0F")),
+            Findings{});
+}
+
+}  // namespace
+}  // namespace gatehouse::checks
