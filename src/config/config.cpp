@@ -799,7 +799,7 @@ const std::vector<KnownCheck>& known_checks() {
        {{"missing", Action::points(2.5)}, {"not_confirmed", Action::points(1.5)}, {"generic", Action::points(1.5)}}},
       {"obfuscation", true,
        {{"invisible_chars", Action::points(2.0)}, {"mixed_scripts", Action::points(1.0)},
-        {"confusables", Action::points(1.5)}, {"leet", Action::points(1.0)}, {"spaced_letters", Action::points(1.5)}}},
+        {"confusables", Action::points(1.5)}, {"leet", Action::points(1.0)}, {"spaced_letters", Action::points(0.5)}}},
       {"watch_words", true, {}},
       {"spf", true,
        {{"pass", Action::points(0)}, {"pass_aligned", Action::points(-1.0)}, {"fail", Action::of(K::reject)},

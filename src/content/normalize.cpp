@@ -392,6 +392,8 @@ Text spell_leet_word(const Text& word) {
   if (symbols == 0 || letters < 2 || letters < symbols) return {};
   std::vector<bool> spelt(n, false);
   bool interior = false;
+  std::size_t runs = 0;   // runs of symbols
+  for (std::size_t k = 0; k < n; ++k) runs += !is_ascii_letter(word[k]) && (k == 0 || is_ascii_letter(word[k - 1]));
   for (std::size_t start = 0; start < n;) {
     if (is_ascii_letter(word[start])) {
       ++start;
@@ -399,13 +401,21 @@ Text spell_leet_word(const Text& word) {
     }
     std::size_t end = start;
     while (end < n && !is_ascii_letter(word[end])) ++end;
-    if (start > 0 && end < n && end - start <= 3) {
+    // Between letters: after at most three of them (v1agra, c4sino, m0n3y; not forest4trees or
+    // pymp3cut), not before a plural s (mp3s), an @ not before a host name (nice@localhost).
+    std::size_t before = start;
+    while (before > 0 && is_ascii_letter(word[before - 1])) --before;
+    std::size_t after = end;
+    while (after < n && is_ascii_letter(word[after])) ++after;
+    const bool plural = runs == 1 && after == n && after - end == 1 && word[end] == U's';
+    const bool host = word[start] == U'@' && after - end > 5;
+    if (start > 0 && end < n && end - start <= 3 && start - before <= 3 && !plural && !host) {
       for (std::size_t k = start; k < end; ++k) spelt[k] = true;
       interior = true;
     }
     start = end;
   }
-  if (word[0] == U'$' && n > 1 && is_ascii_letter(word[1])) spelt[0] = true;
+  if (word[0] == U'$' && n > 1 && n <= 5 && is_ascii_letter(word[1])) spelt[0] = true;   // $ave, not $IPTABLES
   // A trailing run: "fr33" (two or more of 0 3 4 5 7), or anything after an interior one ("h3ll0").
   std::size_t trailing = n;
   while (trailing > 0 && !is_ascii_letter(word[trailing - 1])) --trailing;

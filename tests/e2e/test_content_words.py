@@ -92,8 +92,8 @@ def test_scored_word_and_obfuscation_findings_are_explained(smtp_sink, start_gat
     row = gh.wait_for_row(result.id)
     checks = {(c["name"], c["detail"]): c["score"] for c in row["checks"]}
     assert checks.get(("watch_words", "matched: limited offer")) == 2.5, row["checks"]
-    assert checks.get(("obfuscation", "spaced_letters: 1 words spelt out letter by letter")) == 1.5, row["checks"]
-    assert row["disposition"] in ("accept", "tag") and row["score"] >= 4.0, row
+    assert checks.get(("obfuscation", "spaced_letters: 1 words spelt out letter by letter")) == 0.5, row["checks"]
+    assert row["disposition"] in ("accept", "tag") and row["score"] >= 3.0, row
     shown = gh.cli("show", result.id).stdout.decode()
     assert "matched: limited offer" in shown and "spaced_letters" in shown, shown
     wait_until(lambda: sink.messages(), message="scored message delivered")

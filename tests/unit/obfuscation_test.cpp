@@ -49,7 +49,7 @@ TEST(ObfuscationCheck, ObfuscatedSpamHasEachFinding) {
   EXPECT_EQ(findings_of(message("Offer", "text/plain", "Buy v\u200Bi\u200Ba\u200Bg\u200Bra today")),
             Findings{"invisible_chars=2"});
   EXPECT_EQ(findings_of(message("Offer", "text/plain", "Cheap v1agra and c1alis, fr33 shipping")), Findings{"leet=1"});
-  EXPECT_EQ(findings_of(message("V-I-A-G-R-A", "text/plain", "f r e e")), Findings{"spaced_letters=1.5"});
+  EXPECT_EQ(findings_of(message("V-I-A-G-R-A", "text/plain", "f r e e")), Findings{"spaced_letters=0.5"});
 }
 
 TEST(ObfuscationCheck, OneLeetWordOrAStrayZeroWidthSpaceIsNotEnough) {
