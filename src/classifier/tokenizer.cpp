@@ -308,10 +308,11 @@ std::vector<Feature> tokenize(const content::MessageAnalysis& analysis, const co
   FeatureSet set;
   const content::ParsedMessage& mime = analysis.mime;
 
-  // The body: the plain text, else the text of the HTML. (The analysis's normalised text replaces
-  // both once it lands in MessageAnalysis.)
+  // The body: the normalised text (content/normalize.hpp: obfuscation undone, case-folded) when
+  // the analysis has it, else the plain text, else the text of the HTML.
   std::string html_text;
-  std::string_view body = mime.text_plain;
+  std::string_view body = analysis.normalized_text;
+  if (trim(body).empty()) body = mime.text_plain;
   if (trim(body).empty() && !mime.html.empty()) {
     html_text = html_to_text(std::string_view(mime.html).substr(0, options.max_body_bytes * 2));
     body = html_text;
