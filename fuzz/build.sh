@@ -20,11 +20,13 @@ sources_of() {
     reply_parser)   echo "fuzz/reply_parser_fuzz.cpp fuzz/fuzz_support.cpp src/smtp/reply_parser.cpp src/smtp/reply.cpp -lfmt" ;;
     command)        echo "fuzz/command_fuzz.cpp fuzz/fuzz_support.cpp src/smtp/command.cpp" ;;
     spf_record)     echo "fuzz/spf_record_fuzz.cpp fuzz/fuzz_support.cpp src/checks/spf/record.cpp src/checks/spf/macro.cpp -lfmt" ;;
+    mime)           echo "fuzz/mime_fuzz.cpp fuzz/fuzz_support.cpp src/content/mime.cpp src/content/attachments.cpp $(pkg-config --cflags --libs gmime-3.0) -lmagic -larchive -lfmt" ;;
+    html_urls)      echo "fuzz/html_urls_fuzz.cpp fuzz/fuzz_support.cpp src/content/html.cpp src/content/urls.cpp src/common/organizational_domain.cpp -lgumbo -lidn2 -lpsl -lre2 -licuuc" ;;
     *) echo "unknown fuzz target: $1" >&2; return 1 ;;
   esac
 }
 
-ALL_TARGETS="proxy_protocol smtp_session data_reader reply_parser command spf_record html_urls"
+ALL_TARGETS="proxy_protocol smtp_session data_reader reply_parser command spf_record html_urls mime"
 TARGETS=${*:-$ALL_TARGETS}
 
 mkdir -p "$OUT"

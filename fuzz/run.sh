@@ -14,7 +14,7 @@ fi
 SECONDS_PER_TARGET=$1
 shift
 OUT=build-fuzz
-ALL_TARGETS="proxy_protocol smtp_session data_reader reply_parser command spf_record html_urls"
+ALL_TARGETS="proxy_protocol smtp_session data_reader reply_parser command spf_record html_urls mime"
 TARGETS=${*:-$ALL_TARGETS}
 
 # Longest input per target: a v2 header may be 16 + 2048 bytes; sessions need room for dialogues;
@@ -28,6 +28,7 @@ max_len_of() {
     command)        echo 1024 ;;
     spf_record)     echo 2048 ;;
     html_urls)      echo 16384 ;;
+    mime)           echo 65536 ;;
     *)              echo 4096 ;;
   esac
 }

@@ -12,7 +12,7 @@ packages=(
 )
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(libgtest-dev python3 python3-pytest python3-yaml postfix unbound nmap procps dovecot-lmtpd iproute2 libnet-ssleay-perl
-             clamav-daemon clamav clamdscan)  # clamd: the antivirus tests; libnet-ssleay-perl: swaks --tls
+             clamav-daemon clamav clamdscan clang-14 libclang-rt-14-dev)  # clamd: the antivirus tests; libnet-ssleay-perl: swaks --tls
 fi
 
 missing=()

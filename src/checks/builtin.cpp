@@ -20,6 +20,11 @@ std::vector<std::unique_ptr<Check>> builtin_checks() {
   checks.push_back(make_spf_check());
   checks.push_back(make_spf_alignment_check());
   checks.push_back(make_header_structure_check());
+  checks.push_back(make_attachments_check());
+  checks.push_back(make_message_date_check());
+  checks.push_back(make_header_addresses_check());
+  checks.push_back(make_received_chain_check());
+  checks.push_back(make_mime_structure_check());
   checks.push_back(make_obfuscation_check());
   checks.push_back(make_watch_words_check());
   checks.push_back(make_classifier_check());

@@ -22,6 +22,11 @@ std::unique_ptr<Check> make_spf_check();                // spf_check.cpp
 std::unique_ptr<Check> make_spf_alignment_check();      // spf_check.cpp (its data-stage part)
 std::unique_ptr<Check> make_sender_verify_check();      // sender_verify.cpp
 std::unique_ptr<Check> make_header_structure_check();   // header_structure.cpp
+std::unique_ptr<Check> make_attachments_check();        // attachments.cpp
+std::unique_ptr<Check> make_message_date_check();       // message_date.cpp
+std::unique_ptr<Check> make_header_addresses_check();   // header_addresses.cpp
+std::unique_ptr<Check> make_received_chain_check();     // received_chain.cpp
+std::unique_ptr<Check> make_mime_structure_check();     // mime_structure.cpp
 std::unique_ptr<Check> make_obfuscation_check();        // obfuscation.cpp
 std::unique_ptr<Check> make_watch_words_check();        // watch_words.cpp
 std::unique_ptr<Check> make_classifier_check();         // classifier.cpp

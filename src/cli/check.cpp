@@ -1,5 +1,6 @@
 // `gatehouse check`: judges one message offline with the daemon's engine and policy, and prints
 // the verdict with every contribution (text, or one JSON object with --json).
+#include "content/analysis.hpp"
 #include <boost/json.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -100,6 +101,7 @@ int run_check(const CheckOptions& options) {
     } else {
       // The daemon's checks, with its resolver (unless --no-dns): sender checks per recipient, then content.
       auto headers = content::parse_headers(normalized);
+      const content::MessageAnalysis analysis = content::analyse_message(normalized);
       boost::asio::io_context io;
       std::unique_ptr<dns::Resolver> resolver;
       if (!options.no_dns) {
@@ -153,6 +155,7 @@ int run_check(const CheckOptions& options) {
         context.recipients = accepted;
         context.message = normalized;
         context.headers = &headers;
+        context.content = &analysis;
         engine::Verdict start = envelope.value_or(engine::Verdict{});
         engine::Verdict judged = co_await engine.judge_message(context, std::move(start));
         verdict = std::move(judged);

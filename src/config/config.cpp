@@ -807,12 +807,30 @@ const std::vector<KnownCheck>& known_checks() {
         {"temperror", Action::of(K::tempfail)}, {"permerror", Action::points(1.5)}}},
       {"sender_verify", false,
        {{"failed", Action::of(K::reject)}, {"verified", Action::points(0)}, {"accept_all", Action::points(0)}}},
-      {"header_structure", true, {}},
+      {"header_structure", true,
+       {{"no_from", Action::points(1.5)}, {"several_from", Action::points(1.5)}, {"no_date", Action::points(1.0)},
+        {"several_date", Action::points(1.0)}, {"no_message_id", Action::points(0.5)}, {"bad_message_id", Action::points(1.0)},
+        {"several_subject", Action::points(0.5)}, {"malformed", Action::points(1.0)}, {"long_lines", Action::points(0.5)}}},
+      {"message_date", true, {{"invalid", Action::points(1.0)}, {"future", Action::points(2.0)}, {"past", Action::points(1.0)}}},
+      {"header_addresses", true,
+       {{"from_mismatch", Action::points(0.3)}, {"display_name_address", Action::points(2.0)},
+        {"undisclosed_recipients", Action::points(1.0)}}},
+      {"received_chain", true,
+       {{"claims_our_host", Action::points(2.0)}, {"disordered_dates", Action::points(1.0)}, {"many_hops", Action::points(1.0)}}},
+      {"mime_structure", true,
+       {{"unparsable", Action::points(2.0)}, {"missing_end_boundary", Action::points(1.0)}, {"malformed", Action::points(1.0)},
+        {"limits", Action::points(2.0)}, {"text_as_base64", Action::points(0.3)}, {"bad_charset", Action::points(0.5)},
+        {"html_only_remote_image", Action::points(1.0)}}},
+      {"attachments", true,
+       {{"dangerous_type", Action::of(K::reject)}, {"double_extension", Action::of(K::reject)},
+        {"disguised_executable", Action::of(K::reject)}, {"archive_bomb", Action::of(K::reject)},
+        {"encrypted_archive", Action::points(3.0)}, {"type_mismatch", Action::points(1.0)},
+        {"archive_unreadable", Action::points(1.0)}}},
+      {"antivirus", true, {{"infected", Action::of(K::reject)}}},
       {"classifier", true,
        {{"spam_999", Action::points(10.0)}, {"spam_99", Action::points(7.0)}, {"spam_95", Action::points(6.0)},
         {"spam_80", Action::points(5.0)}, {"spam_50", Action::points(3.0)}, {"ham_95", Action::points(-1.5)},
         {"ham_99", Action::points(-3.0)}}},
-      {"antivirus", true, {{"infected", Action::of(K::reject)}}},
   };
   return checks;
 }
@@ -820,6 +838,7 @@ const std::vector<KnownCheck>& known_checks() {
 const std::map<std::string, std::string>& default_replies() {
   static const std::map<std::string, std::string> replies = {
       {"blacklist", "Blacklisted: {reason} (ID:{id})"},
+      {"attachment", "Message refused: attachment {reason} is not accepted (ID:{id})"},
       {"rbl", "RBL Block: {reason} (ID:{id})"},
       {"uribl", "Message contains a blocked link: {reason} (ID:{id})"},
       {"phishing", "Message refused as phishing: {reason} (ID:{id})"},
@@ -991,6 +1010,24 @@ void read_filter(Section filter, FilterPolicy& policy) {
   if (auto node = filter.read_string("subject_tag", policy.subject_tag)) {
     if (policy.subject_tag.find_first_of("\r\n") != std::string::npos) filter.report(*node, "subject_tag", "must be a single line");
   }
+  if (const toml::node* node = filter.take("blocked_attachments")) {
+    std::vector<std::string> extensions;
+    bool valid = node->is_array();
+    if (valid) {
+      for (const auto& item : *node->as_array()) {
+        auto text = item.value<std::string>();
+        std::string extension = text ? lower_case(*text) : "";
+        if (!extension.empty() && extension.front() == '.') extension.erase(0, 1);
+        if (extension.empty() || extension.find_first_of("./\\ \t\r\n") != std::string::npos) {
+          valid = false;
+          break;
+        }
+        extensions.push_back(std::move(extension));
+      }
+    }
+    if (valid) policy.blocked_attachments = std::move(extensions);
+    else filter.report(*node, "blocked_attachments", "expected a list of file extensions such as [\"exe\", \"js\"]");
+  }
   if (auto node = filter.read_string("contact", policy.contact)) {
     if (policy.contact.find_first_of("\r\n") != std::string::npos) filter.report(*node, "contact", "must be a single line");
   }
@@ -1045,6 +1082,7 @@ std::string policy_fingerprint(const FilterPolicy& policy) {
     text += fmt::format("|{}:{}{}", name, check.enabled, check.mandatory);
     for (const auto& [finding, action] : check.actions) text += "," + finding + "=" + action.text();
   }
+  text += fmt::format("|a{}", fmt::join(policy.blocked_attachments, ","));
   for (const auto* list : {&policy.whitelist, &policy.blacklist, &policy.no_host_checks})
     text += "|" + fmt::format("{}", fmt::join(list->entries, ","));
   for (const auto& word : policy.watch_words)
@@ -1493,8 +1531,8 @@ Result<Config> parse_config(std::string_view text, const std::string& name) {
   read_sender_verify(root.table("sender_verify"), config.sender_verify);
   read_abuse(root.table("abuse"), config.abuse);
   read_traps(root.table("traps"), config.traps);
-  read_classifier(root.table("classifier"), config.classifier);
   read_antivirus(root.table("antivirus"), config.antivirus);
+  read_classifier(root.table("classifier"), config.classifier);
   SeenDomains seen_domains;
   for (Section& domain : root.table_array("domain")) read_domain(domain, config, seen_domains);
   root.report_unknown_keys();

@@ -103,6 +103,11 @@ struct FilterPolicy {
   std::map<std::string, std::string> replies;       // reply kind → text with {id} {reason} {contact}
   std::map<std::string, CheckPolicy, std::less<>> checks;   // every known check has an entry
   SenderList whitelist, blacklist, no_host_checks;
+  // File extensions refused as attachments, also inside archives ([filter] blocked_attachments).
+  std::vector<std::string> blocked_attachments = {
+      "exe", "scr", "com", "pif", "bat", "cmd", "cpl", "msi", "msc", "js", "jse", "vbs", "vbe", "wsf", "wsh", "hta",
+      "ps1", "reg", "scf", "lnk", "jar", "iso", "img", "vhd", "vhdx", "docm", "dotm", "xlsm", "xltm", "xlam", "pptm",
+      "potm", "ppam", "sldm"};
   std::vector<WatchWord> watch_words;   // [[watch_words]], then the domain's [[domain.watch_words]]
   std::shared_ptr<const content::WatchWordMatcher> watch_word_matcher;   // watch_words compiled at load
   std::string fingerprint;          // equal fingerprints = same policy (recipients may share a transaction)
@@ -187,19 +192,6 @@ struct AbuseConfig {
 struct TrapConfig {
   std::vector<std::string> addresses;          // lower case
   std::chrono::seconds bad_mark{std::chrono::hours(24)};   // how long the client IP stays marked
-};
-
-// The antivirus check ([antivirus]; docs/content.md "Antivirus"): clamd scans the raw message over
-// INSTREAM. Off by default: it needs a running clamd.
-struct AntivirusConfig {
-  enum class Oversize { skip, tempfail };
-  enum class Failure { tempfail, accept };
-  bool enabled = false;
-  std::string socket = "/var/run/clamav/clamd.ctl";   // "unix:/path", "/path" or "tcp:IP:PORT" (Debian's clamd)
-  std::chrono::milliseconds timeout{30000};          // the whole scan: connect, send, verdict
-  std::size_t max_size = 25 * 1024 * 1024;            // bytes sent; keep it <= clamd's StreamMaxLength (25M)
-  Oversize on_oversize = Oversize::skip;              // larger messages: a note, not scanned (or tempfail)
-  Failure on_failure = Failure::tempfail;             // scanner down/time-out/error: 451 4.7.1 (or accept with a note)
 };
 
 // The adaptive classifier ([classifier]; docs/content.md "Classifier"). The check itself and the
@@ -288,8 +280,8 @@ struct Config {
   SenderVerifyConfig sender_verify;
   AbuseConfig abuse;
   TrapConfig traps;
-  ClassifierConfig classifier;      // [classifier]
   AntivirusConfig antivirus;        // [antivirus]
+  ClassifierConfig classifier;      // [classifier]
 
   std::vector<DomainConfig> domains;
 

@@ -47,6 +47,7 @@ MessageAnalysis analyse_message(std::string_view message, const ContentLimits& l
   analysis.html = extract_html(analysis.mime.html, limits.html);
   analysis.urls = collect_urls(analysis.mime.text_plain, analysis.html, limits.urls);
   normalize_message_text(analysis, analysis.html.visible_text, limits.normalize);
+  analysis.attachments = inspect_attachments(analysis.mime, limits.archives);
   return analysis;
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 #include <string_view>
 
+#include "content/attachments.hpp"
 #include "content/html.hpp"
 #include "content/mime.hpp"
 #include "content/normalize.hpp"
@@ -16,6 +17,7 @@ struct ContentLimits {
   NormalizeLimits normalize;       // read of subject, plain text and HTML text together
   HtmlLimits html;
   UrlLimits urls;
+  ArchiveLimits archives;
 };
 
 struct MessageAnalysis {
@@ -26,6 +28,7 @@ struct MessageAnalysis {
   ObfuscationCounts obfuscation;   // what the normaliser found there (the obfuscation check)
   HtmlContent html;                // mime.html read as a mail reader shows it
   std::vector<Url> urls;           // links of the HTML and the plain text (content/urls.hpp)
+  AttachmentReport attachments;    // attachments and archive members (content/attachments.hpp)
 };
 
 MessageAnalysis analyse_message(std::string_view message, const ContentLimits& limits = {});

@@ -3,6 +3,7 @@
 // Reply texts follow RFC 5321 §4.2.2 codes with RFC 3463 enhanced codes; every reply of a
 // transaction carries its ID so a sender can quote it. Promise 1 (reject, never bounce) and
 // promise 2 (250 only once durable or accepted by the back-end) are kept in on_message().
+#include "content/analysis.hpp"
 #include "engine/gateway.hpp"
 
 #include <boost/asio/async_result.hpp>
@@ -621,6 +622,8 @@ boost::asio::awaitable<Reply> ConnectionHandler::handle_message(smtp::MessageEve
   context.recipients = t.recipients;
   context.message = message;
   context.headers = &headers;
+  const content::MessageAnalysis analysis = content::analyse_message(message);
+  context.content = &analysis;
   Verdict envelope_verdict = t.envelope.value_or(Verdict{});
   Verdict verdict = co_await gateway_.engine().judge_message(context, std::move(envelope_verdict));
   record.score = verdict.score;
