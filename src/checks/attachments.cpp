@@ -38,10 +38,6 @@ class AttachmentsCheck final : public Check {
   std::string_view name() const override { return "attachments"; }
   Stage stage() const override { return Stage::data; }
   int cost() const override { return 5; }
-  std::pair<double, double> score_range(const Config&, const FilterPolicy& policy) const override {
-    return action_score_range(policy.check(name()));
-  }
-  bool may_decide(const Config&, const FilterPolicy& policy) const override { return actions_decide(policy.check(name())); }
   std::string_view reply_kind() const override { return "attachment"; }
   int reject_code() const override { return 554; }
 

@@ -49,10 +49,6 @@ class ClassifierCheck final : public Check {
   std::string_view name() const override { return "classifier"; }
   Stage stage() const override { return Stage::data; }
   int cost() const override { return 20; }
-  std::pair<double, double> score_range(const Config&, const FilterPolicy& policy) const override {
-    return action_score_range(policy.check(name()));
-  }
-  bool may_decide(const Config&, const FilterPolicy& policy) const override { return actions_decide(policy.check(name())); }
 
   boost::asio::awaitable<CheckOutcome> run(CheckContext& context) const override {
     CheckOutcome outcome;

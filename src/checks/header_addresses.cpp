@@ -7,19 +7,14 @@
 #include "checks/builtin.hpp"
 #include "common/organizational_domain.hpp"
 #include "content/analysis.hpp"
+#include "common/text.hpp"
 
 namespace gatehouse::checks {
 namespace {
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 std::string domain_of(std::string_view address) {
   const auto at = address.rfind('@');
-  return at == std::string_view::npos ? std::string() : lower(address.substr(at + 1));
+  return at == std::string_view::npos ? std::string() : to_lower_ascii(address.substr(at + 1));
 }
 
 // An address-looking word in a display name: "PayPal Service <service@paypal.com>" has none,
@@ -32,7 +27,7 @@ std::string address_in_name(std::string_view name) {
   while (start > 0 && is_address_char(static_cast<unsigned char>(name[start - 1]))) --start;
   while (end < name.size() && is_address_char(static_cast<unsigned char>(name[end]))) ++end;
   if (start == at || end == at + 1) return {};
-  std::string found = lower(name.substr(start, end - start));
+  std::string found = to_lower_ascii(name.substr(start, end - start));
   return found.find('.', found.find('@')) == std::string::npos ? std::string() : found;
 }
 
@@ -41,10 +36,6 @@ class HeaderAddressesCheck final : public Check {
   std::string_view name() const override { return "header_addresses"; }
   Stage stage() const override { return Stage::data; }
   int cost() const override { return 1; }
-  std::pair<double, double> score_range(const Config&, const FilterPolicy& policy) const override {
-    return action_score_range(policy.check(name()));
-  }
-  bool may_decide(const Config&, const FilterPolicy& policy) const override { return actions_decide(policy.check(name())); }
 
   boost::asio::awaitable<CheckOutcome> run(CheckContext& context) const override {
     CheckOutcome outcome;
@@ -58,7 +49,7 @@ class HeaderAddressesCheck final : public Check {
       if (!envelope_domain.empty() && !header_domain.empty() &&
           organizational_domain(envelope_domain) != organizational_domain(header_domain))
         outcome.add(policy, "from_mismatch", fmt::format("envelope {} vs From {}", envelope_domain, header_domain));
-      if (const std::string shown = address_in_name(from.name); !shown.empty() && shown != lower(from.address))
+      if (const std::string shown = address_in_name(from.name); !shown.empty() && shown != to_lower_ascii(from.address))
         outcome.add(policy, "display_name_address", fmt::format("From shows {} but is {}", shown, from.address));
     }
     if (mime.undisclosed_recipients) outcome.add(policy, "undisclosed_recipients", "no recipient in To or Cc");

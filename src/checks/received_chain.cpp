@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "checks/builtin.hpp"
+#include "common/text.hpp"
 
 namespace gatehouse::checks {
 namespace {
@@ -15,15 +16,9 @@ namespace {
 constexpr std::size_t too_many_hops = 30;       // RFC 5321 §6.3: loops are detected near 100; real chains are short
 constexpr gint64 allowed_disorder = 24 * 3600;  // seconds a lower (older) hop may be later than the one above it
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // The host after " by " in a Received field ("" when none).
 std::string by_host(std::string_view value) {
-  const std::string text = lower(value);
+  const std::string text = to_lower_ascii(value);
   auto at = text.find("by ");
   while (at != std::string::npos && at > 0 && !std::isspace(static_cast<unsigned char>(text[at - 1]))) at = text.find("by ", at + 1);
   if (at == std::string::npos) return {};
@@ -53,19 +48,15 @@ class ReceivedChainCheck final : public Check {
   std::string_view name() const override { return "received_chain"; }
   Stage stage() const override { return Stage::data; }
   int cost() const override { return 1; }
-  std::pair<double, double> score_range(const Config&, const FilterPolicy& policy) const override {
-    return action_score_range(policy.check(name()));
-  }
-  bool may_decide(const Config&, const FilterPolicy& policy) const override { return actions_decide(policy.check(name())); }
 
   boost::asio::awaitable<CheckOutcome> run(CheckContext& context) const override {
     CheckOutcome outcome;
     if (!context.headers || !context.config) co_return outcome;
     const CheckPolicy& policy = context.policy->check(name());
-    const std::string our_host = lower(context.config->hostname);
+    const std::string our_host = to_lower_ascii(context.config->hostname);
     std::vector<std::string_view> chain;   // newest first
     for (const auto& field : context.headers->fields)
-      if (lower(field.name) == "received") chain.push_back(field.value);
+      if (to_lower_ascii(field.name) == "received") chain.push_back(field.value);
     // Our own Received (added for this transaction, "… by HOST (gatehouse) … id ID") comes first;
     // every other field was written by the sender's side.
     std::size_t first_foreign = 0;

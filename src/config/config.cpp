@@ -23,20 +23,13 @@
 #include <toml++/toml.h>
 
 #include "content/watch_words.hpp"
+#include "common/text.hpp"
 
 namespace gatehouse {
 namespace {
 
 // ---------------------------------------------------------------------------------------------
 // Text helpers
-
-std::string lower_case(std::string_view text) {
-  std::string result(text);
-  for (char& c : result) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return result;
-}
 
 // Errors here carry only a message (Error's SMTP codes do not apply to configuration).
 Error config_error(std::string message) {
@@ -90,7 +83,7 @@ bool is_host_name(std::string_view name) {
 std::optional<std::string> normalize_domain(std::string_view name) {
   if (!name.empty() && name.back() == '.') name.remove_suffix(1);
   if (!is_host_name(name) || name.find('.') == std::string_view::npos) return std::nullopt;
-  return lower_case(name);
+  return to_lower_ascii(name);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -218,7 +211,7 @@ Result<HostAndPort> split_host_port(std::string_view text, bool allow_bare_ipv6)
 std::optional<std::uint64_t> parse_size_text(std::string_view text) {
   std::size_t digits_end = 0;
   while (digits_end < text.size() && is_digit(text[digits_end])) ++digits_end;
-  const std::string unit = lower_case(text.substr(digits_end));
+  const std::string unit = to_lower_ascii(text.substr(digits_end));
   std::uint64_t multiplier = 1;
   if (unit.empty() || unit == "b") {
     multiplier = 1;
@@ -249,7 +242,7 @@ std::optional<std::chrono::milliseconds> parse_duration_text(std::string_view te
     if (!number) return std::nullopt;
     const std::size_t unit_start = position;
     while (position < text.size() && !is_digit(text[position])) ++position;
-    const std::string unit = lower_case(text.substr(unit_start, position - unit_start));
+    const std::string unit = to_lower_ascii(text.substr(unit_start, position - unit_start));
     std::uint64_t unit_ms = 0;
     if (unit == "ms") unit_ms = 1;
     else if (unit == "s" || (unit.empty() && digits_start == 0 && position == text.size())) unit_ms = 1000;
@@ -873,7 +866,7 @@ std::optional<Action> action_of(const toml::node& node) {
   if (auto number = node.as_floating_point(); number && std::isfinite(number->get())) return Action::points(number->get());
   if (auto integer = node.as_integer()) return Action::points(static_cast<double>(integer->get()));
   if (auto text = node.as_string()) {
-    const std::string value = lower_case(text->get());
+    const std::string value = to_lower_ascii(text->get());
     if (value == "reject") return Action::of(Action::Kind::reject);
     if (value == "tempfail") return Action::of(Action::Kind::tempfail);
     if (value == "accept") return Action::of(Action::Kind::accept);
@@ -890,7 +883,7 @@ void read_sender_list(Section& section, std::string_view key, SenderList& list) 
   auto entries = section.read_string_array(key);
   if (!entries) return;
   for (const auto& [text, node] : *entries) {
-    const std::string entry = lower_case(text);
+    const std::string entry = to_lower_ascii(text);
     if (entry.empty()) {
       section.report(*node, key, "empty entry");
       continue;
@@ -1016,7 +1009,7 @@ void read_filter(Section filter, FilterPolicy& policy) {
     if (valid) {
       for (const auto& item : *node->as_array()) {
         auto text = item.value<std::string>();
-        std::string extension = text ? lower_case(*text) : "";
+        std::string extension = text ? to_lower_ascii(*text) : "";
         if (!extension.empty() && extension.front() == '.') extension.erase(0, 1);
         if (extension.empty() || extension.find_first_of("./\\ \t\r\n") != std::string::npos) {
           valid = false;
@@ -1255,7 +1248,7 @@ void read_abuse(Section section, AbuseConfig& abuse) {
 void read_traps(Section section, TrapConfig& traps) {
   if (auto addresses = section.read_string_array("addresses")) {
     for (const auto& [text, node] : *addresses) {
-      const std::string address = lower_case(text);
+      const std::string address = to_lower_ascii(text);
       const auto at = address.rfind('@');
       if (at == std::string::npos || at == 0 || !normalize_domain(std::string_view(address).substr(at + 1))) {
         section.report(*node, "addresses", fmt::format("expected an address like trap@example.test, got {}", quote_for_message(text)));
@@ -1349,7 +1342,7 @@ void read_domain(Section section, Config& config, SeenDomains& seen_domains) {
   if (auto addresses = section.read_string_array("addresses")) {
     std::set<std::string> seen_addresses;
     for (const auto& [text, node] : *addresses) {
-      const std::string address = lower_case(text);
+      const std::string address = to_lower_ascii(text);
       const auto at = address.rfind('@');
       const std::optional<std::string> address_domain =
           at == std::string::npos ? std::nullopt : normalize_domain(std::string_view(address).substr(at + 1));
@@ -1460,14 +1453,14 @@ Result<BackendAddress> BackendAddress::parse(std::string_view text) {
   };
   BackendAddress backend;
   backend.text = std::string(text);
-  if (lower_case(text) == "mx") {
+  if (to_lower_ascii(text) == "mx") {
     backend.kind = Kind::mx;
     backend.port = 25;
     return backend;
   }
   const auto colon = text.find(':');
   if (colon == std::string_view::npos) return invalid("");
-  const std::string scheme = lower_case(text.substr(0, colon));
+  const std::string scheme = to_lower_ascii(text.substr(0, colon));
   const std::string_view rest = text.substr(colon + 1);
 
   if (scheme == "maildir") {
@@ -1489,7 +1482,7 @@ Result<BackendAddress> BackendAddress::parse(std::string_view text) {
   auto split = split_host_port(rest, false);
   if (!split) return invalid(split.error().message);
   if (!parse_ip(split->host, false) && !is_host_name(split->host)) return invalid("invalid host");
-  backend.host = lower_case(split->host);
+  backend.host = to_lower_ascii(split->host);
   backend.port = split->port.value_or(backend.kind == Kind::smtp ? 25 : 24);
   return backend;
 }
@@ -1641,7 +1634,7 @@ std::string SenderList::match_ip(std::string_view ip) const {
 
 std::string SenderList::match_sender(std::string_view sender) const {
   if (sender.empty()) return {};
-  const std::string address = lower_case(sender);
+  const std::string address = to_lower_ascii(sender);
   const auto at = address.rfind('@');
   const std::string domain = at == std::string::npos ? std::string{} : address.substr(at + 1);
   for (const auto& entry : addresses)

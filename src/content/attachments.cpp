@@ -1,6 +1,7 @@
 // Attachment inspection (content/attachments.hpp): names, real types (libmagic), archive members
 // (libarchive), with limits that stop archive bombs before they expand.
 #include "content/attachments.hpp"
+#include "common/text.hpp"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -34,12 +35,6 @@ class MagicCookie {
  private:
   magic_t cookie_;
 };
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 struct ArchiveFree {
   void operator()(archive* handle) const { archive_read_free(handle); }
@@ -167,7 +162,7 @@ std::vector<std::string> file_extensions(std::string_view name) {
   for (int i = 0; i < 4 && !name.empty(); ++i) {
     const auto dot = name.rfind('.');
     if (dot == std::string_view::npos || dot == 0) break;
-    std::string extension = lower(name.substr(dot + 1));
+    std::string extension = to_lower_ascii(name.substr(dot + 1));
     const bool plausible = !extension.empty() && extension.size() <= 8 &&
                            std::all_of(extension.begin(), extension.end(), [](unsigned char c) { return std::isalnum(c); });
     if (!plausible) break;

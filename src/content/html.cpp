@@ -3,6 +3,7 @@
 // hidden elements, block-level elements) and the CSS properties that keep text from being seen
 // (CSS 2.1 display/visibility, CSS Color 4 opacity and colours, font-size).
 #include "content/html.hpp"
+#include "common/text.hpp"
 
 #include <gumbo.h>
 #include <unicode/uchar.h>
@@ -18,13 +19,6 @@ namespace {
 
 // ---------------------------------------------------------------------------------------------
 // Text helpers
-
-std::string lower_ascii(std::string_view text) {
-  std::string out(text);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
 
 std::string_view trim(std::string_view text) {
   auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; };
@@ -142,7 +136,7 @@ struct Colour {
 // A CSS colour (CSS Color 4: #hex, rgb()/rgba(), a few common names) or a legacy attribute
 // colour ("ffffff" without '#'). nullopt when it is not understood.
 std::optional<Colour> parse_colour(std::string_view text, bool legacy) {
-  std::string value = lower_ascii(trim(text));
+  std::string value = to_lower_ascii(trim(text));
   if (value.empty()) return std::nullopt;
   if (value == "transparent") return Colour{{}, true};
   if (value.front() == '#') {
@@ -203,7 +197,7 @@ struct Length {
 };
 
 std::optional<Length> parse_length(std::string_view text) {
-  std::string value = lower_ascii(trim(text));
+  std::string value = to_lower_ascii(trim(text));
   if (value.empty()) return std::nullopt;
   char* end = nullptr;
   const double number = std::strtod(value.c_str(), &end);
@@ -251,8 +245,8 @@ void apply_declarations(std::string_view style_text, Style& style) {
     start = end + 1;
     const auto colon = declaration.find(':');
     if (colon == std::string_view::npos) continue;
-    const std::string property = lower_ascii(trim(declaration.substr(0, colon)));
-    std::string value = lower_ascii(trim(declaration.substr(colon + 1)));
+    const std::string property = to_lower_ascii(trim(declaration.substr(0, colon)));
+    std::string value = to_lower_ascii(trim(declaration.substr(colon + 1)));
     if (auto important = value.find("!important"); important != std::string::npos)
       value = std::string(trim(std::string_view(value).substr(0, important)));
     if (property == "display") {
@@ -482,7 +476,7 @@ class Walker {
       image.width = pixels(attribute(element, "width"));
       image.height = pixels(attribute(element, "height"));
       if (const char* css = attribute(element, "style")) {
-        const std::string lower = lower_ascii(css);
+        const std::string lower = to_lower_ascii(css);
         auto css_pixels = [&](std::string_view property) {
           for (std::size_t at = lower.find(property); at != std::string::npos; at = lower.find(property, at + 1)) {
             if (at > 0 && (lower[at - 1] == '-' || std::isalpha(static_cast<unsigned char>(lower[at - 1])))) continue;
@@ -496,7 +490,7 @@ class Walker {
         if (int w = css_pixels("width"); w >= 0) image.width = w;
         if (int h = css_pixels("height"); h >= 0) image.height = h;
       }
-      const std::string lower_src = lower_ascii(image.src.substr(0, 8));
+      const std::string lower_src = to_lower_ascii(image.src.substr(0, 8));
       image.remote = lower_src.starts_with("http://") || lower_src.starts_with("https://") || lower_src.starts_with("//");
       if (image.remote) ++out_.remote_images;
       out_.images.push_back(std::move(image));
@@ -516,7 +510,7 @@ class Walker {
   void note_style_sheet(const GumboElement& element) {
     for (unsigned i = 0; i < element.children.length; ++i) {
       const auto* child = static_cast<const GumboNode*>(element.children.data[i]);
-      if (child->type == GUMBO_NODE_TEXT && lower_ascii(child->v.text.text).find("background") != std::string::npos)
+      if (child->type == GUMBO_NODE_TEXT && to_lower_ascii(child->v.text.text).find("background") != std::string::npos)
         sheet_paints_background_ = true;
     }
   }
@@ -593,7 +587,7 @@ bool raw_text_element(std::string_view name) {
 // open elements at every tag (WHATWG HTML §13.2.4.2 "has an element in scope"), so parsing time
 // grows with tags times depth: the input is cut before the nesting gets deep.
 std::size_t depth_cut(std::string_view html, std::size_t max_depth) {
-  const std::string lower = lower_ascii(html);
+  const std::string lower = to_lower_ascii(html);
   std::size_t depth = 0;
   std::size_t i = 0;
   auto name_at = [&](std::size_t start) {

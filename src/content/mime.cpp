@@ -3,6 +3,7 @@
 // GMime reads; this file walks its tree into ParsedMessage within the limits, converts text to
 // UTF-8 and names what was wrong with the message (GMime's parser warnings and our own findings).
 #include "content/mime.hpp"
+#include "common/text.hpp"
 
 #include <gmime/gmime.h>
 
@@ -32,12 +33,6 @@ using GString_ = std::unique_ptr<char, GFree>;
 void initialise_gmime() {
   static std::once_flag once;
   std::call_once(once, [] { g_mime_init(); });
-}
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 std::string windows_1252_or_repaired(std::string_view bytes);
@@ -203,13 +198,13 @@ class Walker {
     }
     if (GMimeContentType* type = g_mime_object_get_content_type(object)) {
       GString_ mime_type(g_mime_content_type_get_mime_type(type));
-      part.content_type = lower(text_or_empty(mime_type.get()));
-      part.charset = lower(text_or_empty(g_mime_content_type_get_parameter(type, "charset")));
+      part.content_type = to_lower_ascii(text_or_empty(mime_type.get()));
+      part.charset = to_lower_ascii(text_or_empty(g_mime_content_type_get_parameter(type, "charset")));
     }
     if (GMimeContentDisposition* disposition = g_mime_object_get_content_disposition(object))
-      part.disposition = lower(text_or_empty(g_mime_content_disposition_get_disposition(disposition)));
+      part.disposition = to_lower_ascii(text_or_empty(g_mime_content_disposition_get_disposition(disposition)));
     part.content_id = text_or_empty(g_mime_object_get_content_id(object));
-    part.transfer_encoding = lower(text_or_empty(g_mime_object_get_header(object, "Content-Transfer-Encoding")));
+    part.transfer_encoding = to_lower_ascii(text_or_empty(g_mime_object_get_header(object, "Content-Transfer-Encoding")));
     if (auto space = part.transfer_encoding.find_first_of(" \t;("); space != std::string::npos)
       part.transfer_encoding.resize(space);
     if (GMIME_IS_PART(object)) part.filename = text_or_empty(g_mime_part_get_filename(GMIME_PART(object)));

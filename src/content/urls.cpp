@@ -15,19 +15,13 @@
 #include <set>
 
 #include "common/organizational_domain.hpp"
+#include "common/text.hpp"
 
 namespace gatehouse::content {
 namespace {
 
-std::string lower_ascii(std::string_view text) {
-  std::string out(text);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
-
 bool starts_with_nocase(std::string_view text, std::string_view prefix) {
-  return text.size() >= prefix.size() && lower_ascii(text.substr(0, prefix.size())) == prefix;
+  return text.size() >= prefix.size() && to_lower_ascii(text.substr(0, prefix.size())) == prefix;
 }
 
 int hex_value(char c) {
@@ -66,7 +60,7 @@ bool valid_utf8(std::string_view text) {
 
 // The scheme as written, mapped to the real one: "hxxp", "h**p", "hxxps" → http(s).
 std::optional<std::string> real_scheme(std::string_view written, bool& obfuscated) {
-  const std::string scheme = lower_ascii(written);
+  const std::string scheme = to_lower_ascii(written);
   if (scheme == "http" || scheme == "https" || scheme == "ftp") return scheme;
   if ((scheme.size() == 4 || (scheme.size() == 5 && scheme[4] == 's')) && scheme[0] == 'h' && scheme[3] == 'p') {
     auto disguise = [](char c) { return c == 'x' || c == 't' || c == '*'; };
@@ -164,7 +158,7 @@ std::optional<HostForms> normalise_host(std::string_view written, bool& obfuscat
   std::string host = percent_decode(written);
   // "[.]", "(.)" and "[dot]" for dots: an obfuscated host, never a real one.
   for (std::string_view disguise : {"[.]", "(.)", "{.}", "[dot]", "(dot)"}) {
-    for (auto at = lower_ascii(host).find(disguise); at != std::string::npos; at = lower_ascii(host).find(disguise)) {
+    for (auto at = to_lower_ascii(host).find(disguise); at != std::string::npos; at = to_lower_ascii(host).find(disguise)) {
       host.replace(at, disguise.size(), ".");
       obfuscated = true;
     }
@@ -182,7 +176,7 @@ std::optional<HostForms> normalise_host(std::string_view written, bool& obfuscat
     return forms;
   }
   if (!valid_utf8(host)) return std::nullopt;
-  host = lower_ascii(host);
+  host = to_lower_ascii(host);
   const bool ascii = std::all_of(host.begin(), host.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
   if (!ascii || host.find("xn--") != std::string::npos) {
     char* converted = nullptr;
@@ -190,7 +184,7 @@ std::optional<HostForms> normalise_host(std::string_view written, bool& obfuscat
       idn2_free(converted);
       return std::nullopt;
     }
-    host = lower_ascii(converted);
+    host = to_lower_ascii(converted);
     idn2_free(converted);
   }
   while (!host.empty() && host.back() == '.') host.pop_back();

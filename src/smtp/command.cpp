@@ -64,13 +64,6 @@ Result<std::pair<std::string_view, std::string_view>> split_path(std::string_vie
 
 }  // namespace
 
-std::string to_lower_ascii(std::string_view text) {
-  std::string out(text);
-  for (auto& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
-
 Command parse_command(std::string_view line) {
   Command cmd;
   auto space = line.find(' ');

@@ -7,9 +7,12 @@
 #include <string_view>
 #include <vector>
 
+#include "common/text.hpp"
 #include "common/result.hpp"
 
 namespace gatehouse::smtp {
+
+using gatehouse::to_lower_ascii;   // common/text.hpp; smtp::to_lower_ascii as callers wrote it
 
 enum class Verb { helo, ehlo, lhlo, mail, rcpt, data, bdat, rset, noop, quit, vrfy, expn, help, starttls, auth, unknown };
 
@@ -63,6 +66,5 @@ bool valid_domain(std::string_view domain, bool utf8_allowed);
 // "[1.2.3.4]" or "[IPv6:...]"; returns the bare address text or nullopt.
 std::optional<std::string> address_literal_ip(std::string_view domain);
 
-std::string to_lower_ascii(std::string_view text);
 
 }  // namespace gatehouse::smtp
