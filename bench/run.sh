@@ -10,8 +10,10 @@
 #   BENCH_SIZES            message body sizes in bytes (default 10240,102400)
 #   BENCH_CONCURRENCY      concurrent sessions (default 1,20,100)
 #   BENCH_IDLE             idle connections for the memory test (default 10000; 0 skips it)
-#   BENCH_CHECKS           gatehouse configurations: off (sender checks off), on (DNS lists, HELO, reverse
-#                          DNS, SPF, sender verification), or off,on (default): each one more run per configuration
+#   BENCH_CHECKS           gatehouse configurations: off (the plain gateway: sender and content checks off),
+#                          content (content analysis only), on (everything: DNS lists, HELO, reverse DNS, SPF,
+#                          sender verification and the content analysis), as a list (default off,content,on):
+#                          each one more run per configuration
 #   BENCH_OUT              report file (default bench/results/<date>.md)
 #   BENCH_BUILD=1          configure and build build-bench first (Release)
 #   BENCH_KEEP=1           keep the temporary work directory (configs, logs)
@@ -55,7 +57,7 @@ python3 "$here/smtp_bench.py" run \
   --sizes "${BENCH_SIZES:-10240,102400}" \
   --concurrency "${BENCH_CONCURRENCY:-1,20,100}" \
   --idle "${BENCH_IDLE:-10000}" \
-  --checks "${BENCH_CHECKS:-off,on}" \
+  --checks "${BENCH_CHECKS:-off,content,on}" \
   --out "$out" \
   --command "${BENCH_COMMAND:-bash bench/run.sh}" \
   ${BENCH_KEEP:+--keep} &

@@ -34,6 +34,11 @@ state_dir = "{state}"
 [dns]
 nameservers = ["127.0.0.1:9"]
 
+# The corpus is from 2002-2005: its Date fields are compared with today's clock, so "past" would
+# score every message. A live gateway compares with the arrival time; here the finding is off.
+[filter.checks.message_date]
+past = 0
+
 [[domain]]
 name = "bench.test"
 backend = "maildir:{state}/maildir"
