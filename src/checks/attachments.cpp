@@ -37,6 +37,7 @@ class AttachmentsCheck final : public Check {
  public:
   std::string_view name() const override { return "attachments"; }
   Stage stage() const override { return Stage::data; }
+  bool reads_content() const override { return true; }
   int cost() const override { return 5; }
   std::string_view reply_kind() const override { return "attachment"; }
   int reject_code() const override { return 554; }

@@ -108,6 +108,9 @@ class Check {
   virtual bool may_decide(const Config& config, const FilterPolicy& policy) const;
   // Runs even for white-listed senders (antivirus).
   virtual bool always_runs() const { return false; }
+  // Reads context.content (the MIME parse and what is derived from it): the gateway builds the
+  // MessageAnalysis only when an enabled check says so.
+  virtual bool reads_content() const { return false; }
   // Judges the sending host (block lists, HELO, reverse DNS, SPF, callouts): the engine skips it for
   // entries of the policy's No Host Checks list.
   virtual bool host_check() const { return false; }

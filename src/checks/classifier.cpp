@@ -48,6 +48,7 @@ class ClassifierCheck final : public Check {
  public:
   std::string_view name() const override { return "classifier"; }
   Stage stage() const override { return Stage::data; }
+  bool reads_content() const override { return true; }
   int cost() const override { return 20; }
 
   boost::asio::awaitable<CheckOutcome> run(CheckContext& context) const override {

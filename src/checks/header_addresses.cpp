@@ -35,6 +35,7 @@ class HeaderAddressesCheck final : public Check {
  public:
   std::string_view name() const override { return "header_addresses"; }
   Stage stage() const override { return Stage::data; }
+  bool reads_content() const override { return true; }
   int cost() const override { return 1; }
 
   boost::asio::awaitable<CheckOutcome> run(CheckContext& context) const override {

@@ -21,6 +21,7 @@ class HtmlObfuscationCheck final : public Check {
  public:
   std::string_view name() const override { return "html_obfuscation"; }
   Stage stage() const override { return Stage::data; }
+  bool reads_content() const override { return true; }
   int cost() const override { return 1; }
   std::pair<double, double> score_range(const Config&, const FilterPolicy& policy) const override {
     return action_score_range(policy.check("html_obfuscation"));

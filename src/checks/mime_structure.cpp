@@ -15,6 +15,7 @@ class MimeStructureCheck final : public Check {
  public:
   std::string_view name() const override { return "mime_structure"; }
   Stage stage() const override { return Stage::data; }
+  bool reads_content() const override { return true; }
   int cost() const override { return 1; }
 
   boost::asio::awaitable<CheckOutcome> run(CheckContext& context) const override {

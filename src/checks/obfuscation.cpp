@@ -22,6 +22,7 @@ class ObfuscationCheck final : public Check {
  public:
   std::string_view name() const override { return "obfuscation"; }
   Stage stage() const override { return Stage::data; }
+  bool reads_content() const override { return true; }
   int cost() const override { return 1; }
 
   boost::asio::awaitable<CheckOutcome> run(CheckContext& context) const override {

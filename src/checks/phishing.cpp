@@ -239,6 +239,7 @@ class PhishingCheck final : public Check {
  public:
   std::string_view name() const override { return "phishing"; }
   Stage stage() const override { return Stage::data; }
+  bool reads_content() const override { return true; }
   int cost() const override { return 5; }
   std::pair<double, double> score_range(const Config&, const FilterPolicy& policy) const override {
     return action_score_range(policy.check("phishing"));

@@ -78,6 +78,7 @@ class UriblCheck final : public Check {
  public:
   std::string_view name() const override { return "uribl"; }
   Stage stage() const override { return Stage::data; }
+  bool reads_content() const override { return true; }
   int cost() const override { return 10; }
   std::string_view reply_kind() const override { return "uribl"; }
   int reject_code() const override { return 554; }

@@ -15,6 +15,7 @@ class WatchWordsCheck final : public Check {
  public:
   std::string_view name() const override { return "watch_words"; }
   Stage stage() const override { return Stage::data; }
+  bool reads_content() const override { return true; }
   int cost() const override { return 2; }
 
   std::pair<double, double> score_range(const Config&, const FilterPolicy& policy) const override {

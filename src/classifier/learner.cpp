@@ -207,6 +207,10 @@ Result<AgeingResult> Learner::age(const ClassifierConfig& config, Clock::time_po
 namespace {
 constexpr std::size_t kMaxQueuedLessons = 1000;   // beyond this, lessons are dropped (and logged)
 constexpr auto kMaintenanceInterval = std::chrono::seconds(30);
+// Accepted messages' Message-IDs are written in batches: at this many, or this long after the first.
+constexpr std::size_t kInboundBatch = 256;
+constexpr auto kInboundDelay = std::chrono::seconds(2);
+constexpr std::size_t kMaxQueuedInbound = 20000;
 constexpr auto kAgeingInterval = std::chrono::hours(24);
 }  // namespace
 
@@ -251,10 +255,14 @@ void BackgroundLearner::learn(std::string message, Label label, std::string sour
 }
 
 void BackgroundLearner::remember_inbound(std::string message_id, std::string transaction_id) {
-  post([this, message_id = std::move(message_id), transaction_id = std::move(transaction_id)] {
-    if (auto saved = token_store_->remember_inbound(message_id, transaction_id); !saved)
-      spdlog::warn("classifier: {}", saved.error().message);
-  });
+  bool full = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (inbound_.size() >= kMaxQueuedInbound) return;   // the writer is far behind: replies to these are not learned
+    inbound_.emplace_back(std::move(message_id), std::move(transaction_id));
+    full = inbound_.size() >= kInboundBatch;
+  }
+  if (full) wake_.notify_one();
 }
 
 void BackgroundLearner::learn_replied(std::vector<std::string> message_ids, Store* store) {
@@ -272,19 +280,28 @@ void BackgroundLearner::learn_replied(std::vector<std::string> message_ids, Stor
 
 void BackgroundLearner::drain() {
   std::unique_lock lock(mutex_);
-  idle_.wait(lock, [&] { return jobs_.empty() && !busy_; });
+  flush_requested_ = true;
+  wake_.notify_one();
+  idle_.wait(lock, [&] { return jobs_.empty() && inbound_.empty() && !busy_; });
 }
 
 void BackgroundLearner::run() {
   auto next_ageing = std::chrono::steady_clock::now() + std::chrono::minutes(1);
   std::unique_lock lock(mutex_);
   for (;;) {
-    wake_.wait_for(lock, kMaintenanceInterval, [&] { return stopping_ || !jobs_.empty(); });
+    const auto timeout = inbound_.empty() ? std::chrono::duration_cast<std::chrono::seconds>(kMaintenanceInterval) : kInboundDelay;
+    wake_.wait_for(lock, timeout, [&] {
+      return stopping_ || flush_requested_ || !jobs_.empty() || inbound_.size() >= kInboundBatch;
+    });
     std::vector<std::function<void()>> batch(std::make_move_iterator(jobs_.begin()), std::make_move_iterator(jobs_.end()));
     jobs_.clear();
+    std::vector<TokenStore::InboundEntry> inbound;
+    inbound.swap(inbound_);
+    flush_requested_ = false;
     const bool stop = stopping_;
     busy_ = true;
     lock.unlock();
+    if (auto saved = token_store_->remember_inbound(inbound); !saved) spdlog::warn("classifier: {}", saved.error().message);
     // Another process (`gatehouse learn`, a release) may have learned: load its lessons first.
     if (auto reloaded = learner_.reload_if_changed(); !reloaded)
       spdlog::warn("classifier: {}", reloaded.error().message);
@@ -301,7 +318,7 @@ void BackgroundLearner::run() {
     lock.lock();
     busy_ = false;
     idle_.notify_all();
-    if (stop && jobs_.empty()) return;
+    if (stop && jobs_.empty() && inbound_.empty()) return;
   }
 }
 

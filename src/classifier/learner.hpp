@@ -104,6 +104,8 @@ class BackgroundLearner {
   std::mutex mutex_;
   std::condition_variable wake_, idle_;
   std::deque<std::function<void()>> jobs_;
+  std::vector<TokenStore::InboundEntry> inbound_;   // written in batches (remember_inbound)
+  bool flush_requested_ = false;                    // drain(): write the inbound batch now
   bool busy_ = false;
   bool stopping_ = false;
   std::thread thread_;

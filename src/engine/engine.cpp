@@ -162,4 +162,10 @@ boost::asio::awaitable<Verdict> Engine::judge_message(checks::CheckContext& cont
   co_return verdict;
 }
 
+bool Engine::needs_content(const FilterPolicy& policy) const {
+  for (const auto& check : checks_)
+    if (check->reads_content() && policy.check(check->name()).enabled) return true;
+  return false;
+}
+
 }  // namespace gatehouse::engine

@@ -41,6 +41,8 @@ class Engine {
   explicit Engine(std::vector<std::unique_ptr<checks::Check>> checks);   // exactly these (tests)
   void add(std::unique_ptr<checks::Check> check);
   const std::vector<std::unique_ptr<checks::Check>>& checks() const { return checks_; }
+  // Whether a check enabled under this policy reads the content analysis (Check::reads_content).
+  bool needs_content(const FilterPolicy& policy) const;
 
   // The sender checks for one recipient (context.recipient, context.policy). reject/tempfail:
   // refuse this recipient with verdict.reply. A score that the content checks could no longer

@@ -11,6 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/chrono.h>
 #include <fmt/format.h>
+#include <optional>
 #include <spdlog/spdlog.h>
 
 #include "classifier/learner.hpp"
@@ -622,8 +623,8 @@ boost::asio::awaitable<Reply> ConnectionHandler::handle_message(smtp::MessageEve
   context.recipients = t.recipients;
   context.message = message;
   context.headers = &headers;
-  const content::MessageAnalysis analysis = content::analyse_message(message);
-  context.content = &analysis;
+  std::optional<content::MessageAnalysis> analysis;
+  if (gateway_.engine().needs_content(policy)) context.content = &analysis.emplace(content::analyse_message(message));
   Verdict envelope_verdict = t.envelope.value_or(Verdict{});
   Verdict verdict = co_await gateway_.engine().judge_message(context, std::move(envelope_verdict));
   record.score = verdict.score;

@@ -268,14 +268,19 @@ class SqliteTokenStore final : public TokenStore {
     }
   }
 
-  Status remember_inbound(const std::string& message_id, const std::string& transaction_id) override {
+  Status remember_inbound(const std::vector<InboundEntry>& entries) override {
+    if (entries.empty()) return Ok{};
     std::lock_guard lock(mutex_);
     try {
+      execute(db_.get(), "BEGIN IMMEDIATE");
       Statement insert(db_.get(), "INSERT OR REPLACE INTO classifier_inbound (message_id, id, time) VALUES (?1, ?2, ?3)");
-      insert.bind(1, message_id).bind(2, transaction_id).bind(3, to_milliseconds(Clock::now())).run();
+      const std::int64_t now = to_milliseconds(Clock::now());
+      for (const auto& [message_id, transaction_id] : entries) insert.reset().bind(1, message_id).bind(2, transaction_id).bind(3, now).run();
+      execute(db_.get(), "COMMIT");
       return Ok{};
     } catch (const SqliteError& error) {
-      return failure(fmt::format("cannot remember Message-ID {} in {}: {}", message_id, path_, error.what()));
+      rollback();
+      return failure(fmt::format("cannot remember {} inbound Message-IDs in {}: {}", entries.size(), path_, error.what()));
     }
   }
 

@@ -75,7 +75,13 @@ class TokenStore {
   virtual Result<GenerationStep> learn(const std::vector<LearnRecord>& records) = 0;
   virtual Result<AgeingResult> age(const AgeingPolicy& policy) = 0;
   // Inbound Message-ID → transaction ID, for learning from replies.
-  virtual Status remember_inbound(const std::string& message_id, const std::string& transaction_id) = 0;
+  // Inbound Message-ID → transaction ID pairs, in one transaction (the daemon batches them: one
+  // write per accepted message would contend with the store's writer for the database lock).
+  using InboundEntry = std::pair<std::string, std::string>;
+  virtual Status remember_inbound(const std::vector<InboundEntry>& entries) = 0;
+  Status remember_inbound(const std::string& message_id, const std::string& transaction_id) {
+    return remember_inbound(std::vector<InboundEntry>{{message_id, transaction_id}});
+  }
   virtual std::optional<std::string> inbound_transaction(const std::string& message_id) = 0;
 };
 
