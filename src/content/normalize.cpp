@@ -24,14 +24,22 @@ using Text = std::u32string;
 // ---------------------------------------------------------------------------------------------
 // Character classes
 
-bool is_letter(char32_t c) { return u_isalpha(static_cast<UChar32>(c)); }
-bool is_mark(char32_t c) { return (U_GET_GC_MASK(static_cast<UChar32>(c)) & U_GC_M_MASK) != 0; }
-bool is_word_char(char32_t c) { return u_isalnum(static_cast<UChar32>(c)) || is_mark(c); }
+// ASCII answers inline (most text is ASCII; ICU's property lookups dominated the profile), the
+// rest from ICU. The ASCII answers are ICU's own for those code points.
 bool is_ascii_letter(char32_t c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool is_letter(char32_t c) { return c < 0x80 ? is_ascii_letter(c) : u_isalpha(static_cast<UChar32>(c)); }
+bool is_mark(char32_t c) { return c >= 0x80 && (U_GET_GC_MASK(static_cast<UChar32>(c)) & U_GC_M_MASK) != 0; }
+bool is_word_char(char32_t c) {
+  if (c < 0x80) return is_ascii_letter(c) || (c >= '0' && c <= '9');
+  return u_isalnum(static_cast<UChar32>(c)) || is_mark(c);
+}
 bool is_space(char32_t c) {
+  if (c < 0x80) return c == ' ' || (c >= 0x09 && c <= 0x0d) || c < 0x20 || c == 0x7f;
   return u_isUWhiteSpace(static_cast<UChar32>(c)) || (U_GET_GC_MASK(static_cast<UChar32>(c)) & U_GC_CC_MASK) != 0;
 }
-bool is_ignorable(char32_t c) { return u_hasBinaryProperty(static_cast<UChar32>(c), UCHAR_DEFAULT_IGNORABLE_CODE_POINT); }
+bool is_ignorable(char32_t c) {
+  return c >= 0x80 && u_hasBinaryProperty(static_cast<UChar32>(c), UCHAR_DEFAULT_IGNORABLE_CODE_POINT);
+}
 
 enum class Alphabet { other, latin, cyrillic, greek };
 
@@ -47,6 +55,7 @@ bool is_greek_symbol_letter(char32_t c) {
 }
 
 Alphabet alphabet_of(char32_t c) {
+  if (c < 0x80) return is_ascii_letter(c) ? Alphabet::latin : Alphabet::other;
   if (!is_letter(c)) return Alphabet::other;
   UErrorCode status = U_ZERO_ERROR;
   switch (uscript_getScript(static_cast<UChar32>(c), &status)) {
@@ -463,7 +472,11 @@ Text spell_out_leet(const Text& text, ObfuscationCounts& counts) {
     while (core_start < core_end && is_leading_punctuation(token[core_start])) ++core_start;
     while (core_end > core_start && is_trailing_punctuation(token[core_end - 1])) --core_end;
     const Text core = token.substr(core_start, core_end - core_start);
-    if (!core.empty() && !leave_token_alone(core)) {
+    // Plain letters (the common case) have nothing to spell out.
+    const bool plain_letters = std::all_of(core.begin(), core.end(), [](char32_t c) {
+      return (c >= U'a' && c <= U'z') || (c >= U'A' && c <= U'Z');
+    });
+    if (!core.empty() && !plain_letters && !leave_token_alone(core)) {
       if (core.find_first_of(U".,") == Text::npos) {
         Text rebuilt;
         std::size_t part_start = 0;
