@@ -166,7 +166,17 @@ Text remove_invisible(const Text& input, ObfuscationCounts& counts) {
   return output;
 }
 
+const icu::Normalizer2* nfkc_casefold();
+
 Text normalize_with(const icu::Normalizer2* normalizer, const Text& text) {
+  // ASCII is its own NFKC; NFKC_Casefold only lower-cases it (checked for all 128 code points).
+  if (std::all_of(text.begin(), text.end(), [](char32_t c) { return c < 0x80; })) {
+    if (normalizer != nfkc_casefold()) return text;
+    Text lowered = text;
+    for (char32_t& c : lowered)
+      if (c >= U'A' && c <= U'Z') c += U'a' - U'A';
+    return lowered;
+  }
   icu::UnicodeString source = icu::UnicodeString::fromUTF32(reinterpret_cast<const UChar32*>(text.data()),
                                                             static_cast<std::int32_t>(text.size()));
   UErrorCode status = U_ZERO_ERROR;
