@@ -9,6 +9,7 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "store/sqlite_support.hpp"
 #include "store/token_store.hpp"
 
 namespace gatehouse {
@@ -16,75 +17,10 @@ namespace {
 
 constexpr int kBusyTimeoutMs = 10000;
 
-class SqliteError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-struct ConnectionCloser {
-  void operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
-};
-using Connection = std::unique_ptr<sqlite3, ConnectionCloser>;
-
-void execute(sqlite3* db, const char* sql) {
-  char* message = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &message) != SQLITE_OK) {
-    std::string text = message ? message : sqlite3_errmsg(db);
-    sqlite3_free(message);
-    throw SqliteError(text);
-  }
-}
-
-class Statement {
- public:
-  Statement(sqlite3* db, const char* sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql, -1, &statement_, nullptr) != SQLITE_OK) {
-      std::string message = sqlite3_errmsg(db);
-      sqlite3_finalize(statement_);
-      throw SqliteError(message);
-    }
-  }
-  ~Statement() { sqlite3_finalize(statement_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-
-  Statement& reset() {
-    sqlite3_reset(statement_);
-    sqlite3_clear_bindings(statement_);
-    return *this;
-  }
-  Statement& bind(int index, std::int64_t value) {
-    check(sqlite3_bind_int64(statement_, index, value));
-    return *this;
-  }
-  Statement& bind(int index, const std::string& text) {
-    check(sqlite3_bind_text(statement_, index, text.c_str(), static_cast<int>(text.size()), SQLITE_TRANSIENT));
-    return *this;
-  }
-  bool step() {
-    int rc = sqlite3_step(statement_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    throw SqliteError(sqlite3_errmsg(db_));
-  }
-  int run() {
-    while (step()) {
-    }
-    return sqlite3_changes(db_);
-  }
-  std::int64_t integer(int column) const { return sqlite3_column_int64(statement_, column); }
-  std::string text(int column) const {
-    auto* data = reinterpret_cast<const char*>(sqlite3_column_text(statement_, column));
-    return data ? std::string(data, sqlite3_column_bytes(statement_, column)) : std::string();
-  }
-
- private:
-  void check(int rc) const {
-    if (rc != SQLITE_OK) throw SqliteError(sqlite3_errmsg(db_));
-  }
-  sqlite3* db_;
-  sqlite3_stmt* statement_ = nullptr;
-};
+using sqlite::Connection;
+using sqlite::execute;
+using sqlite::SqliteError;
+using sqlite::Statement;
 
 Error failure(std::string message) {
   Error error;
