@@ -26,6 +26,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/text.hpp"
 #include "content/html.hpp"
 #include "content/urls.hpp"
 
@@ -56,22 +57,9 @@ void fail(const char* what, std::string_view first, std::string_view second = {}
   std::abort();
 }
 
-bool valid_utf8(std::string_view text) {
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto byte = static_cast<unsigned char>(text[i]);
-    std::size_t length = byte < 0x80 ? 1 : (byte >> 5) == 6 ? 2 : (byte >> 4) == 14 ? 3 : (byte >> 3) == 30 ? 4 : 0;
-    if (length == 0 || i + length > text.size()) return false;
-    for (std::size_t k = 1; k < length; ++k)
-      if ((static_cast<unsigned char>(text[i + k]) >> 6) != 2) return false;
-    i += length;
-  }
-  return true;
-}
-
 void check_text(std::string_view text, std::size_t limit, std::string_view input) {
   if (text.size() > limit) fail("text longer than max_text_bytes", input, text);
-  if (!valid_utf8(text)) fail("text that is not UTF-8", input, text);
+  if (!gatehouse::valid_utf8(text)) fail("text that is not UTF-8", input, text);
   if (!text.empty() && (text.front() == ' ' || text.front() == '\n' || text.back() == ' ' || text.back() == '\n'))
     fail("text with a leading or trailing separator", input, text);
   if (text.find("  ") != std::string_view::npos || text.find("\n\n") != std::string_view::npos ||

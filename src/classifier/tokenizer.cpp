@@ -12,6 +12,9 @@
 #include <unordered_set>
 
 #include "common/organizational_domain.hpp"
+#include "common/text.hpp"
+#include "content/html.hpp"
+#include "content/urls.hpp"
 
 namespace gatehouse::classifier {
 namespace {
@@ -21,12 +24,6 @@ constexpr std::size_t kMaxWordLength = 30;
 constexpr std::size_t kOsbWindow = 4;        // pairs up to 4 words apart (a window of five)
 
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-std::string lower_ascii(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = lower(c);
-  return out;
-}
 
 bool is_word_byte(unsigned char c) {
   return std::isalnum(c) || c >= 0x80 || c == '$' || c == '\'' || c == '-' || c == '_' || c == '.' || c == '!' ||
@@ -57,20 +54,20 @@ std::string first_address(std::string_view value) {
   auto open = value.find('<');
   if (open != std::string_view::npos) {
     auto close = value.find('>', open);
-    if (close != std::string_view::npos) return lower_ascii(trim(value.substr(open + 1, close - open - 1)));
+    if (close != std::string_view::npos) return to_lower_ascii(trim(value.substr(open + 1, close - open - 1)));
   }
   auto at = value.find('@');
   if (at == std::string_view::npos) return {};
   auto start = value.find_last_of(" \t,;:\"(", at);
   start = start == std::string_view::npos ? 0 : start + 1;
   auto end = value.find_first_of(" \t,;\")", at);
-  return lower_ascii(value.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
+  return to_lower_ascii(value.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
 }
 
 std::string domain_of(std::string_view address) {
   auto at = address.rfind('@');
   if (at == std::string_view::npos) return {};
-  std::string domain = lower_ascii(address.substr(at + 1));
+  std::string domain = to_lower_ascii(address.substr(at + 1));
   while (!domain.empty() && (domain.back() == '.' || domain.back() == '>')) domain.pop_back();
   return domain;
 }
@@ -132,13 +129,12 @@ void add_html_tags(FeatureSet& set, std::string_view html) {
     while (end < html.size() && end - start < 12 && std::isalnum(static_cast<unsigned char>(html[end]))) ++end;
     if (end == start) continue;
     ++tags;
-    set.add("html:tag:" + lower_ascii(html.substr(start, end - start)));
+    set.add("html:tag:" + to_lower_ascii(html.substr(start, end - start)));
   }
 }
 
 void add_url_features(FeatureSet& set, std::string_view text) {
-  auto hosts = url_hosts(text);
-  for (const auto& host : hosts) {
+  for (const auto& host : url_hosts(text)) {
     if (is_ip_literal(host)) {
       set.add("url:ip_literal");
       continue;
@@ -205,101 +201,19 @@ std::vector<std::string> words_of(std::string_view text, std::size_t max_words) 
       words.push_back(fmt::format("num:{}", word.size()));
       continue;
     }
-    words.push_back(lower_ascii(word));
+    words.push_back(to_lower_ascii(word));
   }
   return words;
 }
 
-std::string html_to_text(std::string_view html) {
-  std::string out;
-  out.reserve(html.size());
-  std::size_t pos = 0;
-  auto starts_with_ci = [&](std::size_t at, std::string_view prefix) {
-    if (html.size() - at < prefix.size()) return false;
-    for (std::size_t i = 0; i < prefix.size(); ++i)
-      if (lower(html[at + i]) != prefix[i]) return false;
-    return true;
-  };
-  auto skip_past = [&](std::size_t from, std::string_view closing) {
-    for (std::size_t at = from; at < html.size(); ++at)
-      if (starts_with_ci(at, closing)) return at + closing.size();
-    return html.size();
-  };
-  while (pos < html.size()) {
-    char c = html[pos];
-    if (c == '<') {
-      if (starts_with_ci(pos, "<!--")) pos = skip_past(pos + 4, "-->");
-      else if (starts_with_ci(pos, "<script")) pos = skip_past(pos + 7, "</script>");
-      else if (starts_with_ci(pos, "<style")) pos = skip_past(pos + 6, "</style>");
-      else {
-        auto close = html.find('>', pos);
-        pos = close == std::string_view::npos ? html.size() : close + 1;
-      }
-      out += ' ';
-      continue;
-    }
-    if (c == '&') {
-      auto semicolon = html.find(';', pos);
-      if (semicolon != std::string_view::npos && semicolon - pos <= 8) {
-        std::string entity = lower_ascii(html.substr(pos + 1, semicolon - pos - 1));
-        std::string replacement = " ";
-        if (entity == "amp") replacement = "&";
-        else if (entity == "lt") replacement = "<";
-        else if (entity == "gt") replacement = ">";
-        else if (entity == "quot") replacement = "\"";
-        else if (entity == "apos" || entity == "#39") replacement = "'";
-        else if (entity.size() > 1 && entity[0] == '#') {
-          unsigned value = 0;
-          bool hex = entity[1] == 'x';
-          for (std::size_t i = hex ? 2 : 1; i < entity.size(); ++i) {
-            unsigned char d = static_cast<unsigned char>(entity[i]);
-            if (hex && std::isxdigit(d)) value = value * 16 + (std::isdigit(d) ? d - '0' : d - 'a' + 10);
-            else if (!hex && std::isdigit(d)) value = value * 10 + (d - '0');
-            else break;
-          }
-          if (value >= 0x20 && value < 0x7f) replacement = std::string(1, static_cast<char>(value));
-        }
-        out += replacement;
-        pos = semicolon + 1;
-        continue;
-      }
-    }
-    out += c;
-    ++pos;
-  }
-  return out;
-}
+std::string html_to_text(std::string_view html) { return content::extract_html(html).visible_text; }
 
 std::vector<std::string> url_hosts(std::string_view text, std::size_t max_hosts) {
+  content::UrlLimits limits;
+  limits.max_urls = max_hosts;
   std::vector<std::string> hosts;
-  std::unordered_set<std::string> seen;
-  std::size_t pos = 0;
-  while (hosts.size() < max_hosts) {
-    std::size_t found = std::string_view::npos;
-    std::size_t scheme_length = 0;
-    for (std::size_t at = text.find("://", pos); at != std::string_view::npos; at = text.find("://", at + 3)) {
-      if (at >= 4 && lower_ascii(text.substr(at - 4, 4)) == "http") {
-        found = at - 4, scheme_length = 7;
-        break;
-      }
-      if (at >= 5 && lower_ascii(text.substr(at - 5, 5)) == "https") {
-        found = at - 5, scheme_length = 8;
-        break;
-      }
-    }
-    if (found == std::string_view::npos) break;
-    std::size_t start = found + scheme_length;
-    std::size_t end = start;
-    while (end < text.size() && !std::strchr("/?#\\\"'<> \t\r\n", text[end])) ++end;
-    std::string_view authority = text.substr(start, end - start);
-    if (auto at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
-    if (!authority.empty() && authority.front() != '[')
-      if (auto colon = authority.find(':'); colon != std::string_view::npos) authority = authority.substr(0, colon);
-    std::string host = lower_ascii(authority);
-    while (!host.empty() && host.back() == '.') host.pop_back();
-    if (!host.empty() && host.size() <= 253 && seen.insert(host).second) hosts.push_back(host);
-    pos = end;
-  }
+  for (const auto& url : content::collect_urls(text, content::HtmlContent{}, limits))
+    if (std::find(hosts.begin(), hosts.end(), url.host) == hosts.end()) hosts.push_back(url.host);
   return hosts;
 }
 
@@ -407,7 +321,7 @@ std::vector<Feature> tokenize(const content::MessageAnalysis& analysis, const co
       set.add("attachment:type:" + part.content_type);
       auto dot = part.filename.rfind('.');
       if (dot != std::string::npos && part.filename.size() - dot <= 6)
-        set.add("attachment:extension:" + lower_ascii(std::string_view(part.filename).substr(dot + 1)));
+        set.add("attachment:extension:" + to_lower_ascii(std::string_view(part.filename).substr(dot + 1)));
     }
   }
   for (const auto& anomaly : mime.anomalies) set.add("mime:anomaly:" + anomaly);

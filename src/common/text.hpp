@@ -14,4 +14,19 @@ inline std::string to_lower_ascii(std::string_view text) {
   return out;
 }
 
+// Well-formed UTF-8 by its byte structure (lead byte and continuation bytes; RFC 3629 §4 without
+// the overlong and surrogate checks, which callers that need them make on code points).
+inline bool valid_utf8(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    std::size_t length = byte < 0x80 ? 1 : (byte >> 5) == 6 ? 2 : (byte >> 4) == 14 ? 3 : (byte >> 3) == 30 ? 4 : 0;
+    if (length == 0 || i + length > text.size()) return false;
+    for (std::size_t k = 1; k < length; ++k)
+      if ((static_cast<unsigned char>(text[i + k]) >> 6) != 2) return false;
+    i += length;
+  }
+  return true;
+}
+
 }  // namespace gatehouse

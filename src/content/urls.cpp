@@ -45,19 +45,6 @@ std::string percent_decode(std::string_view text) {
   return out;
 }
 
-bool valid_utf8(std::string_view text) {
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto byte = static_cast<unsigned char>(text[i]);
-    std::size_t length = byte < 0x80 ? 1 : (byte >> 5) == 6 ? 2 : (byte >> 4) == 14 ? 3 : (byte >> 3) == 30 ? 4 : 0;
-    if (length == 0 || i + length > text.size()) return false;
-    for (std::size_t k = 1; k < length; ++k)
-      if ((static_cast<unsigned char>(text[i + k]) >> 6) != 2) return false;
-    i += length;
-  }
-  return true;
-}
-
 // The scheme as written, mapped to the real one: "hxxp", "h**p", "hxxps" → http(s).
 std::optional<std::string> real_scheme(std::string_view written, bool& obfuscated) {
   const std::string scheme = to_lower_ascii(written);
