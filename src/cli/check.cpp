@@ -53,13 +53,16 @@ int run_check(const CheckOptions& options) {
     if (auto opened = open_sqlite_store(config->database_path().string()); opened) store = std::move(*opened);
   auto table = build_domain_table(*config, store.get());
   const std::string id = new_transaction_id();
+  // Read once: the classifier's features and the content checks below use the same analysis.
+  const auto headers = content::parse_headers(normalized);
+  const content::MessageAnalysis analysis = content::analyse_message(normalized);
   // The adaptive classifier's counts for this message's features only (not the whole table).
   classifier::Model classifier_model;
   bool classifier_loaded = false;
   if (config->classifier.enabled && std::filesystem::exists(config->database_path())) {
     if (auto tokens = open_sqlite_token_store(config->database_path().string()); tokens) {
       classifier::Learner loader(**tokens, &classifier_model);
-      auto loaded = loader.load_some(classifier::message_features(normalized));
+      auto loaded = loader.load_some(classifier::tokenize(analysis, headers));
       if (loaded) classifier_loaded = true;
       else std::cerr << "gatehouse check: " << loaded.error().message << "\n";
     }
@@ -100,8 +103,6 @@ int run_check(const CheckOptions& options) {
       verdict.checks.push_back({"size", 0, fmt::format("{} bytes > {}", normalized.size(), config->max_message_size)});
     } else {
       // The daemon's checks, with its resolver (unless --no-dns): sender checks per recipient, then content.
-      auto headers = content::parse_headers(normalized);
-      const content::MessageAnalysis analysis = content::analyse_message(normalized);
       boost::asio::io_context io;
       std::unique_ptr<dns::Resolver> resolver;
       if (!options.no_dns) {
