@@ -529,6 +529,8 @@ class Walker {
     while (i < content.size()) {
       const std::size_t start = i;
       const char32_t c = next_code_point(content, i);
+      // A byte that is not UTF-8 (gumbo passes some through) is written as U+FFFD, never copied.
+      const std::string_view piece = c == 0xFFFD ? std::string_view("\xEF\xBF\xBD") : content.substr(start, i - start);
       if (is_space(c)) {
         sink.space();
         if (!hidden) {
@@ -545,15 +547,15 @@ class Walker {
       }
       if (hidden) {
         suspicious_join_ = true;
-        sink.put(content.substr(start, i - start));
+        sink.put(piece);
         continue;
       }
       const bool letter = is_letter(c);
       if (letter && last_letter_ && suspicious_join_) ++out_.split_words;
       suspicious_join_ = false;
       last_letter_ = letter;
-      sink.put(content.substr(start, i - start));
-      if (link_text_) link_text_->put(content.substr(start, i - start));
+      sink.put(piece);
+      if (link_text_) link_text_->put(piece);
     }
   }
 
