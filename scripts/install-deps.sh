@@ -8,6 +8,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libssl-dev libsqlite3-dev libzstd-dev
   libtomlplusplus-dev libspdlog-dev libfmt-dev libcli11-dev libc-ares-dev libpsl-dev publicsuffix
   libgmime-3.0-dev libgumbo-dev libidn2-dev libmagic-dev libarchive-dev libicu-dev libre2-dev
+  libsodium-dev
   swaks openssl sqlite3 unbound
 )
 if [[ "${1:-}" == "--test" ]]; then

@@ -29,6 +29,7 @@ void add_check_command(CLI::App& app);
 void add_recovery_commands(CLI::App& app);    // release, resend, replay, queue
 void add_log_commands(CLI::App& app);         // log search, show
 void add_admin_commands(CLI::App& app);       // domain, address
+void add_user_commands(CLI::App& app);        // admin add|list|remove (web accounts)
 void add_spf_command(CLI::App& app);          // spf (RFC 7208 check_host)
 void add_learn_commands(CLI::App& app);       // learn, classify (the adaptive classifier)
 

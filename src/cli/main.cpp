@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   gatehouse::cli::add_recovery_commands(app);
   gatehouse::cli::add_log_commands(app);
   gatehouse::cli::add_admin_commands(app);
+  gatehouse::cli::add_user_commands(app);
   gatehouse::cli::add_spf_command(app);
   gatehouse::cli::add_learn_commands(app);
   try {

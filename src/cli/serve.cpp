@@ -24,6 +24,9 @@
 #include "dns/resolver.hpp"
 #include "engine/gateway.hpp"
 #include "smtp/server.hpp"
+#include "common/metrics.hpp"
+#include "web/api.hpp"
+#include "web/server.hpp"
 #include "classifier/learner.hpp"
 #include "store/store.hpp"
 #include "store/token_store.hpp"
@@ -123,6 +126,21 @@ int serve(const std::string& config_path) {
     spdlog::critical("{}", tls.error().message);
     return 1;
   }
+  // The web administration (src/web): HTTP server and JSON API on the first io_context; its
+  // blocking work (store queries, password hashing) on a small pool of its own.
+  web::Api api(**store, [&gateway] { return gateway.config(); });
+  web::Server web_server(io, api, [&gateway] { return gateway.config(); });
+  if (auto bound = web_server.bind(*config); !bound) {
+    spdlog::critical("{}", bound.error().message);
+    return 1;
+  }
+  if (auto tls = web_server.load_tls(*config); !tls) {
+    spdlog::critical("{}", tls.error().message);
+    return 1;
+  }
+  auto queue_depth = metrics::registry().gauge_callback(
+      "gatehouse_queue_depth", "Messages in the delivery queue (spooled, waiting for their back-end)",
+      [&queue] { return static_cast<double>(queue.size()); });
   if (auto dropped = drop_privileges(*config); !dropped) {
     spdlog::critical("{}", dropped.error().message);
     return 1;
@@ -134,6 +152,10 @@ int serve(const std::string& config_path) {
 
   queue.start();
   server.start();
+  if (config->web.enabled) {
+    web_server.start();
+    if ((*store)->users().empty()) spdlog::warn("web: no accounts yet; add the first administrator with: gatehouse admin add NAME");
+  }
 
   // Signals.
   asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
@@ -164,6 +186,7 @@ int serve(const std::string& config_path) {
         } else {
           auto fresh = std::make_shared<const Config>(std::move(*reloaded));
           if (auto tls = server.load_tls(*fresh); !tls) spdlog::error("reload: {}", tls.error().message);
+          if (auto tls = web_server.load_tls(*fresh); !tls) spdlog::error("reload: {}", tls.error().message);
           gateway.set_config(fresh);
           spdlog::info("configuration reloaded from {}", fresh->file.string());
         }
@@ -174,6 +197,7 @@ int serve(const std::string& config_path) {
         stopping = true;
         spdlog::info("signal {}: no new connections; finishing open transactions", signal);
         server.shutdown();
+        web_server.shutdown();
         drain_deadline = std::chrono::steady_clock::now() + gateway.config()->data_timeout;
         drain_step();
       }
@@ -215,6 +239,7 @@ int serve(const std::string& config_path) {
   for (auto& context : extra_contexts) threads_running.emplace_back([&context] { context->run(); });
   io.run();
   for (auto& t : threads_running) t.join();
+  web_server.join();
   if (learner) learner->drain();
   (*store)->flush();
   std::error_code ignored;

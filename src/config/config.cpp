@@ -1292,6 +1292,56 @@ void read_classifier(Section section, ClassifierConfig& classifier) {
   section.report_unknown_keys();
 }
 
+void read_web(Section section, Config& config, SeenAddresses& seen_addresses) {
+  WebConfig& web = config.web;
+  section.read_bool("enabled", web.enabled);
+  if (auto listen = section.read_string_array("listen")) {
+    if (listen->empty()) section.report(*section.take("listen"), "listen", "needs at least one address (or set enabled = false)");
+    for (const auto& [text, node] : *listen) {
+      auto listener = parse_listen_address(text);
+      if (!listener) {
+        section.report(*node, "listen", listener.error().message);
+        continue;
+      }
+      listener->starttls = TlsPolicy::off;
+      if (!web.enabled || remember_listener(section, "listen", *node, *listener, seen_addresses))
+        web.listeners.push_back(*listener);
+    }
+  } else {
+    web.listeners.push_back(*parse_listen_address("127.0.0.1:8080"));
+  }
+  std::string certificate, key;
+  const toml::node* certificate_node = section.read_string("tls_certificate", certificate);
+  const toml::node* key_node = section.read_string("tls_key", key);
+  web.tls_certificate = certificate;
+  web.tls_key = key;
+  if (!certificate.empty() && key.empty())
+    section.report(*certificate_node, "tls_certificate", "is set but web.tls_key is not; both are needed");
+  else if (certificate.empty() && !key.empty())
+    section.report(*key_node, "tls_key", "is set but web.tls_certificate is not; both are needed");
+  if (auto node = section.read_duration("session_lifetime", web.session_lifetime, std::chrono::minutes(1));
+      node && web.session_lifetime > std::chrono::hours(24 * 31))
+    section.report(*node, "session_lifetime", "must be at most 31 days (\"31d\")");
+  section.read_integer("max_connections", web.max_connections, 1, unlimited);
+  section.read_size("max_header_size", web.max_header_size, 1024);
+  section.read_size("max_body_size", web.max_body_size, 1024);
+  section.read_duration("read_timeout", web.read_timeout, one_second);
+  section.read_duration("idle_timeout", web.idle_timeout, one_second);
+  section.read_integer("login_max_failures", web.login_max_failures, 1, 1000);
+  section.read_duration("login_failure_window", web.login_failure_window, one_second);
+  if (auto networks = section.read_string_array("metrics_networks")) {
+    for (const auto& [text, node] : *networks) {
+      auto network = Network::parse(text);
+      if (network) web.metrics_networks.push_back(*network);
+      else section.report(*node, "metrics_networks", network.error().message);
+    }
+  } else {
+    web.metrics_networks = {*Network::parse("127.0.0.0/8"), *Network::parse("::1/128")};
+  }
+  section.read_integer("threads", web.threads, 1, 64);
+  section.report_unknown_keys();
+}
+
 // Lines where each domain was configured, to report duplicates.
 using SeenDomains = std::map<std::string, int>;
 
@@ -1526,6 +1576,7 @@ Result<Config> parse_config(std::string_view text, const std::string& name) {
   read_traps(root.table("traps"), config.traps);
   read_antivirus(root.table("antivirus"), config.antivirus);
   read_classifier(root.table("classifier"), config.classifier);
+  read_web(root.table("web"), config, seen_addresses);
   SeenDomains seen_domains;
   for (Section& domain : root.table_array("domain")) read_domain(domain, config, seen_domains);
   root.report_unknown_keys();

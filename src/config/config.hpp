@@ -228,6 +228,25 @@ struct ListenerConfig {
   std::string text;                 // "127.0.0.1:2525" as configured
 };
 
+// The web administration's HTTP server ([web]; src/web/, docs/web.md).
+struct WebConfig {
+  bool enabled = true;
+  std::vector<ListenerConfig> listeners;      // default 127.0.0.1:8080 (starttls and proxy_protocol unused)
+  std::filesystem::path tls_certificate;      // both set: HTTPS on every web listener, cookies Secure
+  std::filesystem::path tls_key;
+  std::chrono::seconds session_lifetime{std::chrono::hours(12)};
+  std::size_t max_connections = 64;
+  std::size_t max_header_size = 16 * 1024;
+  std::size_t max_body_size = 1024 * 1024;
+  std::chrono::seconds read_timeout{30};      // to receive one whole request
+  std::chrono::seconds idle_timeout{60};      // between requests on a kept-alive connection
+  std::size_t login_max_failures = 5;         // per client IP and per user name within login_failure_window
+  std::chrono::seconds login_failure_window{300};
+  std::vector<Network> metrics_networks;      // may read /metrics without logging in; default loopback
+  unsigned threads = 2;                       // threads for the API's store queries and password hashing
+  bool tls_configured() const { return !tls_certificate.empty() && !tls_key.empty(); }
+};
+
 struct Config {
   std::filesystem::path file;       // the file it was read from
 
@@ -284,6 +303,8 @@ struct Config {
   ClassifierConfig classifier;      // [classifier]
 
   std::vector<DomainConfig> domains;
+
+  WebConfig web;                    // [web]
 
   std::filesystem::path spool_dir() const { return state_dir / "spool"; }
   std::filesystem::path database_path() const { return state_dir / "gatehouse.db"; }

@@ -13,6 +13,7 @@
 // edge-triggered, and Boost 1.81's descriptor wait_write does not arm EPOLLOUT (needed for the TCP
 // fallback on truncated answers).
 #include "dns/resolver.hpp"
+#include "common/metrics.hpp"
 
 #include <ares.h>
 #include <arpa/inet.h>
@@ -154,6 +155,10 @@ DnsAnswer<T> failure_from_ares(int ares_status, std::string_view name, int type)
     case ARES_ETIMEOUT: status = DnsStatus::timeout; break;
     default: break;
   }
+  // Failed look-ups (not answers such as NXDOMAIN) are counted for monitoring (GET /metrics).
+  if (status != DnsStatus::nxdomain && status != DnsStatus::nodata && ares_status != ARES_EDESTRUCTION &&
+      ares_status != ARES_ECANCELLED)
+    metrics::gateway().dns_errors.with({to_string(status)}).inc();
   std::string message(name);
   message += ' ';
   message += type_name(type);

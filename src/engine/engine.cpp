@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "checks/builtin.hpp"
+#include "common/metrics.hpp"
 
 namespace gatehouse::engine {
 
@@ -86,7 +87,10 @@ boost::asio::awaitable<void> Engine::run(checks::CheckContext& context, Verdict&
         continue;
       }
     }
+    const auto check_started = std::chrono::steady_clock::now();
     checks::CheckOutcome outcome = co_await check.run(context);
+    metrics::gateway().check_seconds.with({name}).observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - check_started).count());
     if (!outcome.error.empty()) {
       spdlog::warn("id={} check {}: {}", context.id, name, outcome.error);
       if (policy.check(name).mandatory) {

@@ -17,6 +17,7 @@
 #include "classifier/learner.hpp"
 #include "common/async.hpp"
 #include "common/id.hpp"
+#include "common/metrics.hpp"
 #include "content/headers.hpp"
 
 namespace gatehouse::engine {
@@ -72,6 +73,19 @@ void Gateway::refresh_domains() {
 
 // ---------------------------------------------------------------------------------------------
 namespace {
+
+// Metrics (GET /metrics): every logged transaction by outcome, and its duration.
+void count_transaction(const TransactionRecord& record) {
+  auto& metrics = metrics::gateway();
+  metrics.messages.with({record.direction, record.disposition, record.reason}).inc();
+  metrics.transaction_seconds.with({}).observe(std::chrono::duration<double>(Clock::now() - record.time).count());
+}
+
+void note_backend(const std::string& backend, bool reachable) {
+  auto& metrics = metrics::gateway();
+  metrics.backend_up.with({backend}).set(reachable ? 1 : 0);
+  if (!reachable) metrics.backend_failures.with({backend}).inc();
+}
 
 // The io_context the calling coroutine runs on: pooled back-end connections stay on their thread.
 boost::asio::awaitable<const void*> current_context() {
@@ -367,9 +381,11 @@ boost::asio::awaitable<Reply> ConnectionHandler::on_rcpt(const smtp::RcptEvent& 
         auto opened = co_await delivery::BackendConnection::open(executor, address, config->hostname, timeouts);
         if (!opened) {
           t.backend_error = opened.error().message;
+          note_backend(address.text, false);
           break;
         }
         connection = std::move(*opened);
+        note_backend(address.text, true);
       }
       bool eightbit = t.mail.params.body == "8BITMIME";
       std::string sender = t.mail.sender.text();
@@ -498,6 +514,7 @@ void ConnectionHandler::log_abandoned() {
     record.reason = "no DATA";
   }
   record.delivery_status = "none";
+  count_transaction(record);
   spdlog::info("id={} client={} helo=\"{}\" from=<{}> rcpts={} rejected={} disposition={} reason=\"{}\"", record.id,
                record.client_ip, record.helo, record.mail_from, record.recipients.size(), record.rejected_recipients.size(),
                record.disposition, record.reason);
@@ -588,6 +605,7 @@ boost::asio::awaitable<Reply> ConnectionHandler::handle_message(smtp::MessageEve
     record.delivery_status = std::move(delivery_status);
     record.has_message = !message_copy.empty();
     last_disposition_ = record.disposition;
+    count_transaction(record);
     spdlog::info("id={} client={} ptr={} helo=\"{}\" tls=\"{}\" from=<{}> to=<{}> size={} header_from=\"{}\" "
                  "subject=\"{}\" msgid=\"{}\" disposition={} reason=\"{}\" score={:.1f} delivery={} attempts={} reply=\"{}\"",
                  id, record.client_ip, record.client_ptr, record.helo, record.tls, record.mail_from,

@@ -30,7 +30,7 @@
 namespace gatehouse {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 constexpr int kBusyTimeoutMs = 5000;
 constexpr std::size_t kMaxBatchWrites = 1000;
 constexpr auto kBatchWindow = std::chrono::milliseconds(20);
@@ -145,8 +145,44 @@ void prepare_schema(sqlite3* db, const std::string& path) {
         );
         INSERT OR IGNORE INTO state(key, value) VALUES ('generation', 0);
       )sql");
-      execute(db, fmt::format("PRAGMA user_version = {}", kSchemaVersion).c_str());
     }
+    if (version < 2) {
+      // Version 2: the web administration's accounts, sessions and audit log; each recipient's
+      // domain, so that a domain administrator's search is restricted in the query (src/web).
+      execute(db, R"sql(
+        ALTER TABLE recipients ADD COLUMN domain TEXT NOT NULL DEFAULT '' COLLATE NOCASE;
+        UPDATE recipients SET domain = lower(substr(address, instr(address, '@') + 1)) WHERE instr(address, '@') > 0;
+        CREATE INDEX IF NOT EXISTS recipients_domain ON recipients(domain, id);
+
+        CREATE TABLE IF NOT EXISTS users (
+          name          TEXT PRIMARY KEY NOT NULL,
+          password_hash TEXT NOT NULL,        -- argon2id (crypto_pwhash_str)
+          role          TEXT NOT NULL,        -- admin | domain_admin
+          domains       TEXT NOT NULL,        -- JSON array of strings
+          created       INTEGER NOT NULL      -- milliseconds since the Unix epoch
+        );
+        CREATE TABLE IF NOT EXISTS web_sessions (
+          token_hash TEXT PRIMARY KEY NOT NULL,  -- hex SHA-256 of the cookie value
+          username   TEXT NOT NULL,
+          csrf_token TEXT NOT NULL,
+          client_ip  TEXT NOT NULL,
+          created    INTEGER NOT NULL,
+          expires    INTEGER NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS web_sessions_expires ON web_sessions(expires);
+        CREATE INDEX IF NOT EXISTS web_sessions_username ON web_sessions(username);
+        CREATE TABLE IF NOT EXISTS audit (
+          id        INTEGER PRIMARY KEY AUTOINCREMENT,
+          time      INTEGER NOT NULL,
+          username  TEXT NOT NULL,
+          client_ip TEXT NOT NULL,
+          action    TEXT NOT NULL,
+          detail    TEXT NOT NULL
+        );
+      )sql");
+    }
+    if (version < kSchemaVersion)
+      execute(db, fmt::format("PRAGMA user_version = {}", kSchemaVersion).c_str());
     execute(db, "COMMIT");
   } catch (...) {
     if (!sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
@@ -242,6 +278,12 @@ std::string_view rejected_address(std::string_view rejected) {
   if (address.size() >= 2 && address.front() == '<' && address.back() == '>')
     address = address.substr(1, address.size() - 2);
   return address;
+}
+
+// The lower-case domain of an address (after the last '@'), "" without one.
+std::string domain_of_address(std::string_view address) {
+  auto at = address.rfind('@');
+  return at == std::string_view::npos ? std::string() : ascii_lower(address.substr(at + 1));
 }
 
 // A LIKE pattern that matches `text` literally (with ESCAPE '\').
@@ -356,7 +398,7 @@ struct WriterStatements {
                            "delivery_status, delivery_attempts, delivery_detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
                            "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
                            true),
-        insert_recipient(db, "INSERT INTO recipients (id, address, accepted) VALUES (?1, ?2, ?3)", true),
+        insert_recipient(db, "INSERT INTO recipients (id, address, accepted, domain) VALUES (?1, ?2, ?3, ?4)", true),
         insert_message(db, "INSERT OR REPLACE INTO messages (id, body) VALUES (?1, ?2)", true),
         update_delivery(db,
                         "UPDATE transactions SET delivery_status = ?2, delivery_attempts = ?3, "
@@ -492,6 +534,24 @@ class SqliteStore final : public Store {
     if (!query.domain.empty()) {
       sql += " AND t.domain = ?";  // the column compares without case
       parameters.emplace_back(query.domain);
+    }
+    if (!query.reason.empty()) {
+      sql += " AND t.reason LIKE ? ESCAPE '\\'";
+      parameters.emplace_back("%" + escape_like(query.reason) + "%");
+    }
+    if (!query.visible_domains.empty()) {
+      sql += " AND EXISTS (SELECT 1 FROM recipients r WHERE r.id = t.id AND r.domain IN (";
+      for (std::size_t i = 0; i < query.visible_domains.size(); ++i) {
+        sql += i ? ", ?" : "?";
+        parameters.emplace_back(ascii_lower(query.visible_domains[i]));
+      }
+      sql += "))";
+    }
+    if (query.before_time) {
+      sql += " AND (t.time < ? OR (t.time = ? AND t.id < ?))";
+      parameters.emplace_back(to_milliseconds(*query.before_time));
+      parameters.emplace_back(to_milliseconds(*query.before_time));
+      parameters.emplace_back(query.before_id);
     }
     sql += " ORDER BY t.time DESC, t.id DESC LIMIT ? OFFSET ?";
     // A limit of 0 means no limit.
@@ -634,7 +694,147 @@ class SqliteStore final : public Store {
     }
   }
 
+  // ---- web administration: accounts, sessions, audit log (no generation bump: not gateway state)
+
+  Status add_user(const User& user) override {
+    std::string name(trim(user.name));
+    if (name.empty()) return failure("a user needs a name");
+    if (user.role != "admin" && user.role != "domain_admin")
+      return failure(fmt::format("user {}: role must be \"admin\" or \"domain_admin\", not \"{}\"", name, user.role));
+    std::vector<std::string> domains;
+    for (const auto& domain : user.domains) domains.push_back(ascii_lower(trim(domain)));
+    auto created = user.created == Clock::time_point{} ? Clock::now() : user.created;
+    return change_state(fmt::format("add user {}", name), [&](sqlite3* db) -> Result<bool> {
+      Statement insert(db,
+                       "INSERT OR IGNORE INTO users (name, password_hash, role, domains, created) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5)");
+      if (insert.bind_text(1, name)
+              .bind_text(2, user.password_hash)
+              .bind_text(3, user.role)
+              .bind_text(4, strings_to_json(domains))
+              .bind_integer(5, to_milliseconds(created))
+              .run() == 0)
+        return failure(fmt::format("user {} already exists", name));
+      return false;
+    });
+  }
+
+  Status remove_user(const std::string& name) override {
+    return change_state(fmt::format("remove user {}", name), [&](sqlite3* db) -> Result<bool> {
+      if (Statement(db, "DELETE FROM users WHERE name = ?1").bind_text(1, name).run() == 0)
+        return failure(fmt::format("no such user: {}", name));
+      Statement(db, "DELETE FROM web_sessions WHERE username = ?1").bind_text(1, name).run();
+      return false;
+    });
+  }
+
+  std::optional<User> find_user(const std::string& name) override {
+    auto found = read_users("WHERE name = ?1", name);
+    if (found.empty()) return std::nullopt;
+    return std::move(found.front());
+  }
+
+  std::vector<User> users() override { return read_users("ORDER BY name", {}); }
+
+  Status add_session(const WebSession& session) override {
+    return change_state("save a web session", [&](sqlite3* db) -> Result<bool> {
+      Statement(db,
+                "INSERT OR REPLACE INTO web_sessions (token_hash, username, csrf_token, client_ip, created, expires) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+          .bind_text(1, session.token_hash)
+          .bind_text(2, session.username)
+          .bind_text(3, session.csrf_token)
+          .bind_text(4, session.client_ip)
+          .bind_integer(5, to_milliseconds(session.created))
+          .bind_integer(6, to_milliseconds(session.expires))
+          .run();
+      return false;
+    });
+  }
+
+  std::optional<WebSession> find_session(const std::string& token_hash) override {
+    std::lock_guard lock(reader_mutex_);
+    try {
+      Statement query(reader_db_.get(),
+                      "SELECT token_hash, username, csrf_token, client_ip, created, expires FROM web_sessions "
+                      "WHERE token_hash = ?1");
+      query.bind_text(1, token_hash);
+      if (!query.step()) return std::nullopt;
+      return WebSession{query.text(0), query.text(1), query.text(2), query.text(3), from_milliseconds(query.integer(4)),
+                        from_milliseconds(query.integer(5))};
+    } catch (const SqliteError& error) {
+      spdlog::error("store {}: cannot read a web session: {}", path_, error.what());
+    }
+    return std::nullopt;
+  }
+
+  void remove_session(const std::string& token_hash) override {
+    auto removed = change_state("remove a web session", [&](sqlite3* db) -> Result<bool> {
+      Statement(db, "DELETE FROM web_sessions WHERE token_hash = ?1").bind_text(1, token_hash).run();
+      return false;
+    });
+    if (!removed) spdlog::error("{}", removed.error().message);
+  }
+
+  std::size_t remove_expired_sessions(Clock::time_point now) override {
+    std::size_t removed = 0;
+    auto status = change_state("remove expired web sessions", [&](sqlite3* db) -> Result<bool> {
+      removed = static_cast<std::size_t>(
+          Statement(db, "DELETE FROM web_sessions WHERE expires <= ?1").bind_integer(1, to_milliseconds(now)).run());
+      return false;
+    });
+    if (!status) spdlog::error("{}", status.error().message);
+    return removed;
+  }
+
+  Status audit(const AuditEntry& entry) override {
+    auto time = entry.time == Clock::time_point{} ? Clock::now() : entry.time;
+    return change_state("write the audit log", [&](sqlite3* db) -> Result<bool> {
+      Statement(db, "INSERT INTO audit (time, username, client_ip, action, detail) VALUES (?1, ?2, ?3, ?4, ?5)")
+          .bind_integer(1, to_milliseconds(time))
+          .bind_text(2, entry.username)
+          .bind_text(3, entry.client_ip)
+          .bind_text(4, entry.action)
+          .bind_text(5, entry.detail)
+          .run();
+      return false;
+    });
+  }
+
+  std::vector<AuditEntry> audit_log(std::size_t limit, std::int64_t before_id) override {
+    std::vector<AuditEntry> entries;
+    std::lock_guard lock(reader_mutex_);
+    try {
+      Statement query(reader_db_.get(),
+                      "SELECT id, time, username, client_ip, action, detail FROM audit WHERE ?1 <= 0 OR id < ?1 "
+                      "ORDER BY id DESC LIMIT ?2");
+      query.bind_integer(1, before_id).bind_integer(2, limit == 0 ? -1 : static_cast<std::int64_t>(limit));
+      while (query.step())
+        entries.push_back(AuditEntry{query.integer(0), from_milliseconds(query.integer(1)), query.text(2), query.text(3),
+                                     query.text(4), query.text(5)});
+    } catch (const SqliteError& error) {
+      spdlog::error("store {}: cannot read the audit log: {}", path_, error.what());
+    }
+    return entries;
+  }
+
  private:
+  std::vector<User> read_users(const char* where, const std::string& name) {
+    std::vector<User> users;
+    std::lock_guard lock(reader_mutex_);
+    try {
+      Statement query(reader_db_.get(),
+                      fmt::format("SELECT name, password_hash, role, domains, created FROM users {}", where));
+      if (!name.empty()) query.bind_text(1, name);
+      while (query.step())
+        users.push_back(User{query.text(0), query.text(1), query.text(2), strings_from_json(query.text(3)),
+                             from_milliseconds(query.integer(4))});
+    } catch (const SqliteError& error) {
+      spdlog::error("store {}: cannot read users: {}", path_, error.what());
+    }
+    return users;
+  }
+
   // ---- the queue, shared by the callers and the writer thread
 
   void enqueue(Write write, bool urgent) {
@@ -767,12 +967,18 @@ class SqliteStore final : public Store {
         .bind_text(24, record.delivery_detail)
         .run();
     for (const auto& recipient : record.recipients)
-      statements.insert_recipient.reset().bind_text(1, record.id).bind_text(2, recipient).bind_integer(3, 1).run();
+      statements.insert_recipient.reset()
+          .bind_text(1, record.id)
+          .bind_text(2, recipient)
+          .bind_integer(3, 1)
+          .bind_text(4, domain_of_address(recipient))
+          .run();
     for (const auto& rejected : record.rejected_recipients)
       statements.insert_recipient.reset()
           .bind_text(1, record.id)
           .bind_text(2, rejected_address(rejected))
           .bind_integer(3, 0)
+          .bind_text(4, domain_of_address(rejected_address(rejected)))
           .run();
     if (write.compressed_body)
       statements.insert_message.reset().bind_text(1, record.id).bind_blob(2, *write.compressed_body).run();

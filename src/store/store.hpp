@@ -61,6 +61,13 @@ struct SearchQuery {
   std::string disposition;           // exact
   std::string id;                    // exact
   std::string domain;                // exact recipient domain
+  std::string reason;                // substring of the reason
+  // Not empty: only transactions with a recipient (accepted or refused) in one of these domains
+  // (a domain administrator's view, src/web).
+  std::vector<std::string> visible_domains;
+  // Cursor: only transactions older than this (time, then ID), for paging newest first.
+  std::optional<Clock::time_point> before_time;
+  std::string before_id;
   std::size_t limit = 100;
   std::size_t offset = 0;
 };
@@ -79,6 +86,34 @@ struct StoredDomain {
   std::string recipients = "list";   // list | backend | any
   double tag_threshold = 5.0;
   double reject_threshold = 10.0;
+};
+
+// An account of the web administration (src/web): `gatehouse admin add`.
+struct User {
+  std::string name;
+  std::string password_hash;         // argon2id, libsodium's crypto_pwhash_str format
+  std::string role = "admin";        // admin | domain_admin
+  std::vector<std::string> domains;  // a domain administrator's domains (lower case)
+  Clock::time_point created{};
+};
+
+// A logged-in web session. The cookie's value is never stored, only its SHA-256.
+struct WebSession {
+  std::string token_hash;            // hex SHA-256 of the cookie value
+  std::string username;
+  std::string csrf_token;
+  std::string client_ip;
+  Clock::time_point created{}, expires{};
+};
+
+// One change made by an administrator (web or command line).
+struct AuditEntry {
+  std::int64_t id = 0;               // increasing
+  Clock::time_point time{};
+  std::string username;              // who; "cli:USER" from the command line
+  std::string client_ip;             // "" from the command line
+  std::string action;                // "login", "logout", "user.add", …
+  std::string detail;
 };
 
 class Store {
@@ -112,6 +147,19 @@ class Store {
   virtual Status remove_address(const std::string& address) = 0;
   virtual std::vector<std::string> addresses(const std::string& domain = {}) = 0;
   virtual std::int64_t state_generation() = 0;
+
+  // Web administration accounts, sessions and the audit log.
+  virtual Status add_user(const User& user) = 0;                 // fails when the name is taken
+  virtual Status remove_user(const std::string& name) = 0;       // and the user's sessions
+  virtual std::optional<User> find_user(const std::string& name) = 0;
+  virtual std::vector<User> users() = 0;
+  virtual Status add_session(const WebSession& session) = 0;
+  virtual std::optional<WebSession> find_session(const std::string& token_hash) = 0;
+  virtual void remove_session(const std::string& token_hash) = 0;
+  virtual std::size_t remove_expired_sessions(Clock::time_point now) = 0;
+  virtual Status audit(const AuditEntry& entry) = 0;             // appends; id and (if unset) time are filled in
+  // Newest first; before_id > 0: only entries older than that one.
+  virtual std::vector<AuditEntry> audit_log(std::size_t limit, std::int64_t before_id = 0) = 0;
 };
 
 // Opens (creating if needed) the SQLite store at `path`.

@@ -199,6 +199,13 @@ class Gatehouse:
         self.port = port
         self.tmp_path = tmp_path
         self.config_path = tmp_path / f"{name}.toml"
+        # The web server listens on 127.0.0.1:8080 unless told otherwise: every test daemon gets a
+        # free port of its own instead (tests run beside each other and beside a demo daemon).
+        self.web_port = free_port_number()
+        if "[web]" not in config_text:
+            config_text += f'\n[web]\nlisten = ["127.0.0.1:{self.web_port}"]\n'
+        else:
+            config_text = config_text.replace('"127.0.0.1:8080"', f'"127.0.0.1:{self.web_port}"')
         self.config_path.write_text(config_text)
         self.state_dir = tmp_path / "state"
         self.name = name

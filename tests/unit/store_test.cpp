@@ -104,7 +104,7 @@ TEST_F(StoreTest, CreatesTheFileInWalMode) {
   EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(statement, 0)), "wal");
   sqlite3_finalize(statement);
   sqlite3_close(db);
-  EXPECT_EQ(query_integer("PRAGMA user_version", ""), 1);
+  EXPECT_EQ(query_integer("PRAGMA user_version", ""), 2);
 }
 
 TEST_F(StoreTest, OpeningInAMissingDirectoryIsAnError) {
@@ -701,6 +701,123 @@ TEST_F(StoreTest, ASecondStoreReadsAndWritesStateBesideABusyWriter) {
   EXPECT_EQ(cli->prune(base_time + 101ms), 101u);
   EXPECT_FALSE(daemon->find("R0099"));
   EXPECT_TRUE(daemon->find("R0100"));
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// Web administration: accounts, sessions, audit log; the domain administrator's view; the cursor
+
+TEST_F(StoreTest, UsersSessionsAndAuditRoundTrip) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  User admin{"root", "$argon2id$hash", "admin", {}, {}};
+  ASSERT_TRUE(store->add_user(admin).ok());
+  EXPECT_FALSE(store->add_user(admin).ok()) << "a taken name is refused";
+  EXPECT_FALSE(store->add_user(User{"x", "h", "superuser", {}, {}}).ok()) << "an unknown role is refused";
+  ASSERT_TRUE(store->add_user(User{"eve", "h2", "domain_admin", {"Example.ORG", "b.test"}, {}}).ok());
+  auto eve = store->find_user("eve");
+  ASSERT_TRUE(eve);
+  EXPECT_EQ(eve->role, "domain_admin");
+  EXPECT_EQ(eve->domains, (std::vector<std::string>{"example.org", "b.test"}));
+  EXPECT_EQ(store->users().size(), 2u);
+  EXPECT_FALSE(store->find_user("nobody"));
+
+  const auto now = Clock::now();
+  ASSERT_TRUE(store->add_session(WebSession{"hash1", "eve", "csrf1", "127.0.0.1", now, now + 1h}).ok());
+  ASSERT_TRUE(store->add_session(WebSession{"hash2", "root", "csrf2", "127.0.0.1", now - 2h, now - 1h}).ok());
+  auto session = store->find_session("hash1");
+  ASSERT_TRUE(session);
+  EXPECT_EQ(session->username, "eve");
+  EXPECT_EQ(session->csrf_token, "csrf1");
+  EXPECT_EQ(store->remove_expired_sessions(now), 1u);
+  EXPECT_FALSE(store->find_session("hash2"));
+  // Removing a user ends its sessions.
+  ASSERT_TRUE(store->remove_user("eve").ok());
+  EXPECT_FALSE(store->find_session("hash1"));
+  EXPECT_FALSE(store->remove_user("eve").ok());
+
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(store->audit(AuditEntry{0, {}, "root", "192.0.2.1", "login", std::to_string(i)}).ok());
+  auto entries = store->audit_log(2);
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0].detail, "2");   // newest first
+  EXPECT_EQ(entries[1].detail, "1");
+  auto older = store->audit_log(10, entries[1].id);
+  ASSERT_EQ(older.size(), 1u);
+  EXPECT_EQ(older[0].detail, "0");
+}
+
+TEST_F(StoreTest, MigratesAVersionOneDatabase) {
+  {
+    auto store = open();
+    ASSERT_TRUE(store);
+  }
+  // Make it what version 1 wrote: no domain column, no web tables; one recipient row.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  const char* downgrade =
+      "DROP INDEX recipients_domain; ALTER TABLE recipients DROP COLUMN domain; DROP TABLE users; "
+      "DROP TABLE web_sessions; DROP TABLE audit; "
+      "INSERT INTO recipients (id, address, accepted) VALUES ('OLD1', 'Bob@Example.ORG', 1); PRAGMA user_version = 1;";
+  char* error = nullptr;
+  ASSERT_EQ(sqlite3_exec(db, downgrade, nullptr, nullptr, &error), SQLITE_OK) << (error ? error : "");
+  sqlite3_close(db);
+
+  auto store = open();
+  ASSERT_TRUE(store);
+  EXPECT_EQ(query_integer("PRAGMA user_version", ""), 2);
+  EXPECT_EQ(query_integer("SELECT count(*) FROM recipients WHERE domain = ?1", "example.org"), 1);
+  EXPECT_TRUE(store->add_user(User{"root", "h", "admin", {}, {}}).ok());
+}
+
+TEST_F(StoreTest, VisibleDomainsRestrictTheSearchItself) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  // Newest first: twenty of other.test, then one of example.test far back. A page of one for
+  // example.test must still find it (the restriction is in the query, not a filter of a page).
+  auto mine = sample_record("MINE1", base_time);
+  mine.recipients = {"bob@example.test"};
+  store->record(mine);
+  for (int i = 0; i < 20; ++i) {
+    auto other = sample_record(fmt::format("OTHER{:02}", i), base_time + std::chrono::minutes(i + 1));
+    other.recipients = {"carol@other.test"};
+    other.rejected_recipients = {"<x@third.test>: 550 5.1.1 no such user"};
+    store->record(other);
+  }
+  auto refused = sample_record("REFUSED1", base_time + 30min);
+  refused.recipients = {};
+  refused.rejected_recipients = {"<dave@Example.Test>: 550 5.1.1 no such user"};
+  store->record(refused);
+  store->flush();
+
+  SearchQuery query;
+  query.visible_domains = {"example.test"};
+  query.limit = 1;
+  EXPECT_EQ(ids_of(store->search(query)), (std::vector<std::string>{"REFUSED1"}));
+  query.limit = 10;
+  EXPECT_EQ(ids_of(store->search(query)), (std::vector<std::string>{"REFUSED1", "MINE1"}));
+  query.visible_domains = {"third.test"};
+  EXPECT_EQ(store->search(query).size(), 10u);
+  query.visible_domains = {"nowhere.test"};
+  EXPECT_TRUE(store->search(query).empty());
+
+  // The cursor: strictly older than (time, id).
+  SearchQuery page;
+  page.limit = 5;
+  auto first = store->search(page);
+  ASSERT_EQ(first.size(), 5u);
+  page.before_time = first.back().time;
+  page.before_id = first.back().id;
+  auto second = store->search(page);
+  ASSERT_EQ(second.size(), 5u);
+  EXPECT_LT(second.front().time, first.back().time);
+
+  SearchQuery by_reason;
+  auto rejected = sample_record("REASON1", base_time + 40min);
+  rejected.reason = "dnsbl";
+  store->record(rejected);
+  store->flush();
+  by_reason.reason = "dnsb";
+  EXPECT_EQ(ids_of(store->search(by_reason)), (std::vector<std::string>{"REASON1"}));
 }
 
 }  // namespace

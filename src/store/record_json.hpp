@@ -1,0 +1,13 @@
+// One transaction of the log as JSON: the shape `gatehouse log search --json` / `gatehouse show
+// --json` print and the web API (src/web/api.cpp) returns.
+#pragma once
+#include <boost/json/object.hpp>
+
+#include "store/store.hpp"
+
+namespace gatehouse {
+
+// "time" is milliseconds since the Unix epoch; "time_text" the same in the local time zone.
+boost::json::object record_to_json(const TransactionRecord& record);
+
+}  // namespace gatehouse
