@@ -9,11 +9,13 @@ packages=(
   libtomlplusplus-dev libspdlog-dev libfmt-dev libcli11-dev libc-ares-dev libpsl-dev publicsuffix
   libgmime-3.0-dev libgumbo-dev libidn2-dev libmagic-dev libarchive-dev libicu-dev libre2-dev
   libsodium-dev
+  libtesseract-dev libleptonica-dev tesseract-ocr-eng
   swaks openssl sqlite3 unbound
 )
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(libgtest-dev python3 python3-pytest python3-yaml postfix unbound nmap procps dovecot-lmtpd iproute2 libnet-ssleay-perl
-             clamav-daemon clamav clamdscan clang-14 libclang-rt-14-dev)  # clamd: the antivirus tests; libnet-ssleay-perl: swaks --tls
+             clamav-daemon clamav clamdscan clang-14 libclang-rt-14-dev
+             python3-pil fonts-dejavu-core)  # python3-pil, fonts-dejavu-core: images with text for the OCR tests; clamd: the antivirus tests; libnet-ssleay-perl: swaks --tls
 fi
 
 missing=()

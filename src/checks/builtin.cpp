@@ -29,6 +29,7 @@ std::vector<std::unique_ptr<Check>> builtin_checks() {
   checks.push_back(make_watch_words_check());
   checks.push_back(make_classifier_check());
   checks.push_back(make_antivirus_check());
+  checks.push_back(make_ocr_check());
   return checks;
 }
 

@@ -31,6 +31,7 @@ std::unique_ptr<Check> make_obfuscation_check();        // obfuscation.cpp
 std::unique_ptr<Check> make_watch_words_check();        // watch_words.cpp
 std::unique_ptr<Check> make_classifier_check();         // classifier.cpp
 std::unique_ptr<Check> make_antivirus_check();           // antivirus.cpp
+std::unique_ptr<Check> make_ocr_check();                 // ocr.cpp
 
 std::vector<std::unique_ptr<Check>> builtin_checks();
 

@@ -7,6 +7,7 @@
 #include <any>
 #include <boost/asio/awaitable.hpp>
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -21,12 +22,14 @@ class Resolver;
 }
 namespace gatehouse::content {
 struct MessageAnalysis;   // content/analysis.hpp: include it in the checks that read it
+class OcrPool;            // content/ocr.hpp
 }
 namespace gatehouse::engine {
 class Reputation;
 }
 namespace gatehouse::classifier {
 class Model;
+struct Feature;
 }
 
 namespace gatehouse::checks {
@@ -72,6 +75,14 @@ struct CheckContext {
   dns::Resolver* resolver = nullptr;
   engine::Reputation* reputation = nullptr;
   const classifier::Model* classifier = nullptr;     // data stage: the learned tokens (null: none loaded)
+  // `gatehouse check` loads only the counts of the message's own features: this loads those of
+  // features found later (the words of its images). Unset in the daemon, which has them all.
+  std::function<void(const std::vector<classifier::Feature>&)> load_classifier_features;
+  content::OcrPool* ocr = nullptr;                   // data stage: the OCR workers (null: none started)
+  // Data stage: the text of the message's images as the ocr check read it, normalised like
+  // content->normalized_text (content/normalize.hpp), one a line. The checks that read the
+  // normalised text read this too (watch_words, classifier).
+  std::string image_text;
 };
 
 // One finding of a check, already turned into an action by the policy.
@@ -108,6 +119,13 @@ class Check {
   virtual bool may_decide(const Config& config, const FilterPolicy& policy) const;
   // Runs even for white-listed senders (antivirus).
   virtual bool always_runs() const { return false; }
+  // Names of the checks that read what this one adds to the context (the ocr check's image_text:
+  // watch_words, classifier). The engine runs those after it, and runs it only when one of them
+  // is enabled and can decide outright or add a score that could still change the disposition.
+  virtual std::vector<std::string_view> feeds() const { return {}; }
+  // Whether the message gives it anything to do (the ocr check: an image). One that has nothing
+  // to do is not run, and the checks it feeds keep their own place.
+  virtual bool has_input(const CheckContext&) const { return true; }
   // Reads context.content (the MIME parse and what is derived from it): the gateway builds the
   // MessageAnalysis only when an enabled check says so.
   virtual bool reads_content() const { return false; }

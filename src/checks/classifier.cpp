@@ -70,7 +70,8 @@ class ClassifierCheck final : public Check {
     std::optional<content::HeaderSection> own_headers;
     const content::HeaderSection* headers = context.headers;
     if (!headers) headers = &own_headers.emplace(content::parse_headers(context.message));
-    auto features = classifier::tokenize(*analysis, *headers);
+    auto features = classifier::tokenize(*analysis, *headers, {}, context.image_text);
+    if (context.load_classifier_features && !context.image_text.empty()) context.load_classifier_features(features);
     auto result = classifier::classify(*context.classifier, features);
     std::string_view band = band_of(result.probability);
     if (band.empty()) outcome.note = explain(result) + " (unsure)";

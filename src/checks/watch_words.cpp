@@ -1,6 +1,7 @@
 // The content black list and watch words ([[watch_words]] and [[domain.watch_words]];
 // docs/content.md "Watch words"): the entries of the recipient domain's policy found in the
-// message's normalised text (subject and body, content/normalize.hpp), each contributing its
+// message's normalised text (subject and body, content/normalize.hpp, and the text of its images
+// when the ocr check read them), each contributing its
 // action: a score, or a decision ("reject" with the reply kind watch_words, "tempfail", "accept").
 #include <algorithm>
 
@@ -47,6 +48,12 @@ class WatchWordsCheck final : public Check {
       matcher = *compiled;
     }
     std::vector<std::size_t> found = matcher->find(context.content->normalized_text);
+    // The text of the message's images, when the ocr check read some.
+    if (!context.image_text.empty()) {
+      for (std::size_t index : matcher->find(context.image_text))
+        if (std::find(found.begin(), found.end(), index) == found.end()) found.push_back(index);
+      std::sort(found.begin(), found.end());   // file order
+    }
     // Decisions first (a reject wins over an accept found with it), then the scores, in file order.
     auto rank = [&](std::size_t index) {
       switch (policy.watch_words[index].action.kind) {

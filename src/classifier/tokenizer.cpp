@@ -218,7 +218,7 @@ std::vector<std::string> url_hosts(std::string_view text, std::size_t max_hosts)
 }
 
 std::vector<Feature> tokenize(const content::MessageAnalysis& analysis, const content::HeaderSection& headers,
-                              const TokenizerOptions& options) {
+                              const TokenizerOptions& options, std::string_view image_text) {
   FeatureSet set;
   const content::ParsedMessage& mime = analysis.mime;
 
@@ -234,6 +234,11 @@ std::vector<Feature> tokenize(const content::MessageAnalysis& analysis, const co
   if (body.size() > options.max_body_bytes) body = body.substr(0, options.max_body_bytes);
   add_words(set, words_of(body, options.max_words), "", options.osb);
   if (trim(body).empty()) set.add("body:empty");
+  // The words of its images (OCR): what the reader sees is body text, whatever carries it.
+  if (!trim(image_text).empty()) {
+    if (image_text.size() > options.max_body_bytes) image_text = image_text.substr(0, options.max_body_bytes);
+    add_words(set, words_of(image_text, options.max_words), "", options.osb);
+  }
 
   // Subject words (their own namespace: the same word weighs differently there).
   auto subject_words = words_of(mime.subject, 100);

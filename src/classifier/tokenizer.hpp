@@ -31,9 +31,10 @@ struct Feature {
 // 64-bit hash of a feature's text (FNV-1a with a final avalanche step).
 std::uint64_t feature_hash(std::string_view text);
 
-// The distinct features of a message, in first-seen order.
+// The distinct features of a message, in first-seen order. `image_text`: the words of its images
+// (the ocr check's CheckContext::image_text), counted as body words.
 std::vector<Feature> tokenize(const content::MessageAnalysis& analysis, const content::HeaderSection& headers,
-                              const TokenizerOptions& options = {});
+                              const TokenizerOptions& options = {}, std::string_view image_text = {});
 
 // The words of a text as the tokenizer sees them (lower case; long and odd words summarised).
 std::vector<std::string> words_of(std::string_view text, std::size_t max_words = 20000);

@@ -12,6 +12,7 @@
 #include "cli/commands.hpp"
 #include "common/id.hpp"
 #include "content/headers.hpp"
+#include "content/ocr.hpp"
 #include "engine/engine.hpp"
 #include "engine/reputation.hpp"
 #include "dns/resolver.hpp"
@@ -59,14 +60,20 @@ int run_check(const CheckOptions& options) {
   // The adaptive classifier's counts for this message's features only (not the whole table).
   classifier::Model classifier_model;
   bool classifier_loaded = false;
+  std::unique_ptr<TokenStore> token_store;
+  std::optional<classifier::Learner> loader;
   if (config->classifier.enabled && std::filesystem::exists(config->database_path())) {
     if (auto tokens = open_sqlite_token_store(config->database_path().string()); tokens) {
-      classifier::Learner loader(**tokens, &classifier_model);
-      auto loaded = loader.load_some(classifier::tokenize(analysis, headers));
+      token_store = std::move(*tokens);
+      loader.emplace(*token_store, &classifier_model);
+      auto loaded = loader->load_some(classifier::tokenize(analysis, headers));
       if (loaded) classifier_loaded = true;
       else std::cerr << "gatehouse check: " << loaded.error().message << "\n";
     }
   }
+  // The daemon's OCR, with one worker.
+  std::unique_ptr<content::OcrPool> ocr;
+  if (config->ocr.enabled) ocr = std::make_unique<content::OcrPool>(1);
 
   engine::Verdict verdict;
   const DomainConfig* domain = nullptr;
@@ -140,6 +147,14 @@ int run_check(const CheckOptions& options) {
         context.resolver = resolver.get();
         context.reputation = &reputation;
         context.classifier = classifier_loaded ? &classifier_model : nullptr;
+        if (classifier_loaded) {
+          // The words of the message's images are known only once the ocr check has read them.
+          context.load_classifier_features = [&](const std::vector<classifier::Feature>& features) {
+            if (auto loaded = loader->load_some(features); !loaded)
+              std::cerr << "gatehouse check: " << loaded.error().message << "\n";
+          };
+        }
+        context.ocr = ocr.get();
         std::optional<engine::Verdict> envelope;
         for (auto& recipient : accepted) {
           context.stage = checks::Stage::rcpt;

@@ -1,12 +1,21 @@
 // gatehouse(8): the command line. `gatehouse serve --config FILE` runs the daemon in the
 // foreground; the other subcommands judge, inspect and recover mail. See `gatehouse --help`.
 #include <CLI/CLI.hpp>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <iostream>
 
 #include "cli/commands.hpp"
 
 int main(int argc, char** argv) {
+  // tesseract (OCR, content/ocr.hpp) parallelises with OpenMP, whose runtime reads OMP_THREAD_LIMIT
+  // once, when it is loaded, before main(). Unlimited, every recognition starts a team of spinning
+  // threads that compete with the SMTP threads and each other (an image took 5× longer on a busy
+  // two-core machine); the OCR workers ([ocr] workers) are the parallelism. So one OpenMP thread,
+  // as tesseract advises for several instances, unless the environment says otherwise: set it and
+  // start again (same process ID; if that fails, carry on as we are).
+  if (!std::getenv("OMP_THREAD_LIMIT") && ::setenv("OMP_THREAD_LIMIT", "1", 1) == 0) ::execv("/proc/self/exe", argv);
   CLI::App app{"gatehouse — live-filtering anti-spam SMTP gateway"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "gatehouse 0.1.0");

@@ -28,6 +28,7 @@
 #include "web/api.hpp"
 #include "web/server.hpp"
 #include "classifier/learner.hpp"
+#include "content/ocr.hpp"
 #include "store/store.hpp"
 #include "store/token_store.hpp"
 
@@ -112,11 +113,15 @@ int serve(const std::string& config_path) {
     return 1;
   }
 
+  // The OCR workers (destroyed before the io_contexts, after the gateway that uses them).
+  std::unique_ptr<content::OcrPool> ocr;
+  if (config->ocr.enabled) ocr = std::make_unique<content::OcrPool>(config->ocr.workers);
   engine::Gateway* gateway_ptr = nullptr;
   delivery::DeliveryQueue queue(io, spool, **store, [&] { return gateway_ptr->config(); }, resolver.get());
   engine::Gateway gateway(io, config, **store, spool, queue, resolver.get());
   gateway_ptr = &gateway;
   gateway.set_classifier(learner.get());
+  gateway.set_ocr(ocr.get());
   smtp::Server server(io, workers, gateway);
   if (auto bound = server.bind(*config); !bound) {
     spdlog::critical("{}", bound.error().message);

@@ -22,6 +22,7 @@
 
 #include <toml++/toml.h>
 
+#include "content/ocr.hpp"
 #include "content/watch_words.hpp"
 #include "common/text.hpp"
 
@@ -820,6 +821,7 @@ const std::vector<KnownCheck>& known_checks() {
         {"encrypted_archive", Action::points(3.0)}, {"type_mismatch", Action::points(1.0)},
         {"archive_unreadable", Action::points(1.0)}}},
       {"antivirus", true, {{"infected", Action::of(K::reject)}}},
+      {"ocr", true, {{"image_text", Action::points(0)}}},
       {"classifier", true,
        {{"spam_999", Action::points(10.0)}, {"spam_99", Action::points(7.0)}, {"spam_95", Action::points(6.0)},
         {"spam_80", Action::points(5.0)}, {"spam_50", Action::points(3.0)}, {"ham_95", Action::points(-1.5)},
@@ -1276,6 +1278,30 @@ void read_antivirus(Section section, AntivirusConfig& antivirus) {
   section.report_unknown_keys();
 }
 
+// [ocr]: the language data must be there at start, or OCR would fail on every image.
+void read_ocr(Section section, OcrConfig& ocr) {
+  section.read_bool("enabled", ocr.enabled);
+  const toml::node* languages = section.read_string("languages", ocr.languages);
+  std::string tessdata;
+  const toml::node* tessdata_node = section.read_string("tessdata", tessdata);
+  if (tessdata_node) ocr.tessdata = tessdata;
+  section.read_integer("workers", ocr.workers, 1, 64);
+  section.read_duration("timeout", ocr.timeout, std::chrono::milliseconds(100));
+  section.read_integer("max_images", ocr.max_images, 1, 100);
+  section.read_size("max_image_size", ocr.max_image_size, 1024);
+  section.read_size("max_pixels", ocr.max_pixels, 1024);
+  section.read_integer("min_side", ocr.min_side, 1, 10000);
+  section.report_unknown_keys();
+  if (!ocr.enabled) return;
+  const std::filesystem::path directory = ocr.tessdata.empty() ? content::default_tessdata_dir() : ocr.tessdata;
+  if (auto missing = content::missing_language_data(directory, ocr.languages); !missing.empty()) {
+    if (missing.starts_with("no ")) missing += "; set ocr.tessdata to where the language data is, or ocr.enabled = false";
+    if (tessdata_node && !ocr.tessdata.empty() && missing.starts_with("no ")) section.report(*tessdata_node, "tessdata", missing);
+    else if (languages) section.report(*languages, "languages", missing);
+    else section.report(section.line(), "languages", fmt::format("\"{}\" (the default): {}", ocr.languages, missing));
+  }
+}
+
 void read_classifier(Section section, ClassifierConfig& classifier) {
   section.read_bool("enabled", classifier.enabled);
   section.read_integer("min_learned", classifier.min_learned, 1, unlimited);
@@ -1576,6 +1602,7 @@ Result<Config> parse_config(std::string_view text, const std::string& name) {
   read_traps(root.table("traps"), config.traps);
   read_antivirus(root.table("antivirus"), config.antivirus);
   read_classifier(root.table("classifier"), config.classifier);
+  read_ocr(root.table("ocr"), config.ocr);
   read_web(root.table("web"), config, seen_addresses);
   SeenDomains seen_domains;
   for (Section& domain : root.table_array("domain")) read_domain(domain, config, seen_domains);

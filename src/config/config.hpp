@@ -220,6 +220,20 @@ struct AntivirusConfig {
   Failure on_failure = Failure::tempfail;             // scanner down/time-out/error: 451 4.7.1 (or accept with a note)
 };
 
+// OCR of images ([ocr]; docs/content.md "OCR"): the text of image attachments and inline images,
+// read by tesseract for the watch words and the classifier. The check itself is [filter.checks.ocr].
+struct OcrConfig {
+  bool enabled = true;
+  std::string languages = "eng";                      // tesseract's form: "eng", "eng+deu"
+  std::filesystem::path tessdata;                     // "" = $TESSDATA_PREFIX, else Debian's directory
+  unsigned workers = 1;                               // recognition threads (read at start)
+  std::chrono::milliseconds timeout{10000};           // per message: all its images, waiting included
+  std::size_t max_images = 5;                         // read per message
+  std::size_t max_image_size = 5 * 1024 * 1024;       // encoded bytes of one image
+  std::size_t max_pixels = 20 * 1000 * 1000;          // width × height of one image (a GIF's frames together)
+  unsigned min_side = 32;                             // smaller images (tracking pixels, icons) are not read
+};
+
 struct ListenerConfig {
   std::string address;              // "127.0.0.1" or "::1"
   std::uint16_t port = 25;
@@ -301,6 +315,7 @@ struct Config {
   TrapConfig traps;
   AntivirusConfig antivirus;        // [antivirus]
   ClassifierConfig classifier;      // [classifier]
+  OcrConfig ocr;                    // [ocr]
 
   std::vector<DomainConfig> domains;
 

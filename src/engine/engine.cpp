@@ -15,6 +15,53 @@ using checks::Stage;
 
 constexpr int skippable_cost = 10;
 
+namespace {
+
+// A check that feeds others (Check::feeds) runs before them: those its cost would put earlier
+// move to just after it, in their order.
+void order_fed_checks(std::vector<const Check*>& pending) {
+  for (std::size_t index = 0; index < pending.size(); ++index) {
+    const auto fed = pending[index]->feeds();
+    if (fed.empty()) continue;
+    std::vector<const Check*> moved;
+    std::size_t feeder = index;
+    for (std::size_t earlier = 0; earlier < feeder;) {
+      if (std::find(fed.begin(), fed.end(), pending[earlier]->name()) != fed.end()) {
+        moved.push_back(pending[earlier]);
+        pending.erase(pending.begin() + static_cast<std::ptrdiff_t>(earlier));
+        --feeder;
+      } else {
+        ++earlier;
+      }
+    }
+    pending.insert(pending.begin() + static_cast<std::ptrdiff_t>(feeder) + 1, moved.begin(), moved.end());
+    index = feeder;
+  }
+}
+
+// What the checks fed by pending[index] can do with what it gives them: whether any of them (still
+// to come) can decide outright or add a score at all, and whether any can decide.
+struct FeedValue {
+  bool useful = false;
+  bool decides = false;
+};
+FeedValue value_of_feeding(const std::vector<const Check*>& pending, std::size_t index, const Config& config,
+                           const FilterPolicy& policy) {
+  FeedValue value;
+  const auto fed = pending[index]->feeds();
+  for (std::size_t later = index + 1; later < pending.size(); ++later) {
+    const Check& check = *pending[later];
+    if (std::find(fed.begin(), fed.end(), check.name()) == fed.end()) continue;
+    const bool decides = check.may_decide(config, policy);
+    auto [low, high] = check.score_range(config, policy);
+    value.decides = value.decides || decides;
+    value.useful = value.useful || decides || low != 0 || high != 0;
+  }
+  return value;
+}
+
+}  // namespace
+
 std::string disposition_for(double score, const FilterPolicy& policy) {
   if (score >= policy.reject_threshold) return "reject";
   if (score >= policy.tag_threshold) return "tag";
@@ -59,8 +106,10 @@ boost::asio::awaitable<void> Engine::run(checks::CheckContext& context, Verdict&
     if (!policy.check(check->name()).enabled) continue;
     const bool is_data = check->stage() == Stage::data;
     if (at_rcpt ? is_data : !is_data) continue;
+    if (!at_rcpt && !check->has_input(context)) continue;
     pending.push_back(check.get());
   }
+  order_fed_checks(pending);
   std::vector<std::pair<double, double>> remaining(pending.size() + 1);
   remaining.back() = at_rcpt ? content_bounds(config, policy) : std::pair{0.0, 0.0};
   for (std::size_t i = pending.size(); i-- > 0;) {
@@ -78,7 +127,18 @@ boost::asio::awaitable<void> Engine::run(checks::CheckContext& context, Verdict&
         continue;
       }
     }
-    const bool decides = check.may_decide(config, policy);
+    bool decides = check.may_decide(config, policy);
+    // A check whose work only the checks it feeds read (ocr): pointless when none of them can use
+    // it, and as decisive as they are (a watch word that rejects needs the image's text).
+    if (!check.feeds().empty()) {
+      const FeedValue fed = value_of_feeding(pending, index, config, policy);
+      auto [own_low, own_high] = check.score_range(config, policy);
+      if (!decides && !fed.useful && own_low == 0 && own_high == 0) {
+        verdict.skipped.push_back(name);
+        continue;
+      }
+      decides = decides || fed.decides;
+    }
     // Only expensive checks (a lookup or more) are worth skipping: cheap ones run for the explanation.
     if (!decides && !check.always_runs() && check.cost() >= skippable_cost) {
       auto [low, high] = remaining[index];

@@ -254,6 +254,7 @@ checks::CheckContext ConnectionHandler::check_context(const Config& config, cons
   context.resolver = gateway_.resolver();
   context.reputation = &gateway_.reputation();
   if (auto* learner = gateway_.classifier()) context.classifier = &learner->model();
+  context.ocr = gateway_.ocr();
   if (transaction_) {
     context.id = transaction_->id;
     context.mail_from = transaction_->mail.sender.text();

@@ -27,6 +27,9 @@
 namespace gatehouse::dns {
 class Resolver;
 }
+namespace gatehouse::content {
+class OcrPool;
+}
 namespace gatehouse::classifier {
 class BackgroundLearner;
 }
@@ -80,6 +83,9 @@ class Gateway {
   // The adaptive classifier's model and learner (null when [classifier] enabled = false).
   void set_classifier(classifier::BackgroundLearner* learner) { classifier_ = learner; }
   classifier::BackgroundLearner* classifier() { return classifier_; }
+  // The OCR workers (null when [ocr] enabled = false at start).
+  void set_ocr(content::OcrPool* ocr) { ocr_ = ocr; }
+  content::OcrPool* ocr() { return ocr_; }
 
  private:
   boost::asio::io_context& io_;
@@ -95,6 +101,7 @@ class Gateway {
   Engine engine_;
   dns::Resolver* resolver_;
   classifier::BackgroundLearner* classifier_ = nullptr;
+  content::OcrPool* ocr_ = nullptr;
 };
 
 std::string annotate_message(std::string message, const content::HeaderSection& headers, const Verdict& verdict,

@@ -706,3 +706,51 @@ TEST(ConfigFilter, DomainOverlaysTheGlobalPolicy) {
 
 }  // namespace
 }  // namespace gatehouse
+
+// ---------------------------------------------------------------------------------------------
+// [ocr]
+
+namespace gatehouse {
+namespace {
+
+TEST(ConfigOcr, DefaultsAndSettings) {
+  Config defaults = parse_ok(minimal);
+  EXPECT_TRUE(defaults.ocr.enabled);
+  EXPECT_EQ(defaults.ocr.languages, "eng");
+  EXPECT_EQ(defaults.ocr.workers, 1u);
+  EXPECT_EQ(defaults.ocr.timeout, 10s);
+  EXPECT_EQ(defaults.ocr.max_images, 5u);
+  EXPECT_EQ(defaults.ocr.max_image_size, 5u * 1024 * 1024);
+  EXPECT_EQ(defaults.ocr.max_pixels, 20000000u);
+  EXPECT_EQ(defaults.ocr.min_side, 32u);
+  EXPECT_TRUE(defaults.policy.check("ocr").enabled);
+  Config set = parse_ok(minimal + "[ocr]\nworkers = 3\ntimeout = \"2500ms\"\nmax_images = 2\nmax_image_size = \"1M\"\n"
+                                  "max_pixels = 4000000\nmin_side = 20\n");
+  EXPECT_EQ(set.ocr.workers, 3u);
+  EXPECT_EQ(set.ocr.timeout, 2500ms);
+  EXPECT_EQ(set.ocr.max_image_size, 1024u * 1024);
+  EXPECT_EQ(set.ocr.min_side, 20u);
+}
+
+TEST(ConfigOcr, MissingLanguageDataIsAnErrorAtItsKey) {
+  const std::string error = error_of(minimal + "[ocr]\nlanguages = \"eng+zzz\"\n");
+  EXPECT_NE(error.find("test.toml:4: ocr.languages: no zzz.traineddata in "), std::string::npos) << error;
+  EXPECT_NE(error.find("tesseract-ocr-zzz"), std::string::npos) << error;
+  const std::string elsewhere = error_of(minimal + "[ocr]\ntessdata = \"/nonexistent/tessdata\"\n");
+  EXPECT_NE(elsewhere.find("test.toml:4: ocr.tessdata: no eng.traineddata in /nonexistent/tessdata"), std::string::npos)
+      << elsewhere;
+  EXPECT_NE(error_of(minimal + "[ocr]\nlanguages = \"../../etc/passwd\"\n").find("ocr.languages"), std::string::npos);
+  // Off: nothing is looked for.
+  EXPECT_FALSE(parse_ok(minimal + "[ocr]\nenabled = false\ntessdata = \"/nonexistent\"\n").ocr.enabled);
+}
+
+TEST(ConfigOcr, ValuesOutOfRangeAreErrors) {
+  const std::string error = error_of(minimal + "[ocr]\nworkers = 0\nmax_images = 0\ntimeout = \"1ms\"\nbogus = 1\n");
+  EXPECT_NE(error.find("test.toml:4: ocr.workers"), std::string::npos) << error;
+  EXPECT_NE(error.find("test.toml:5: ocr.max_images"), std::string::npos) << error;
+  EXPECT_NE(error.find("test.toml:6: ocr.timeout"), std::string::npos) << error;
+  EXPECT_NE(error.find("test.toml:7: ocr.bogus: unknown key"), std::string::npos) << error;
+}
+
+}  // namespace
+}  // namespace gatehouse

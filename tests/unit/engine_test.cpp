@@ -2,6 +2,8 @@
 // small checks defined here whose outcomes are fixed, so that each rule is visible.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -193,6 +195,94 @@ TEST(Engine, EnvelopeScoreCarriesIntoTheMessageVerdict) {
   auto verdict = f.judge(true);
   EXPECT_DOUBLE_EQ(verdict.score, 11);
   EXPECT_EQ(verdict.disposition, "reject");
+}
+
+// A check whose output later checks read (Check::feeds, the ocr check) with a fixed answer to
+// has_input (whether the message has an image).
+class FeederCheck final : public Check {
+ public:
+  FeederCheck(Log& log, std::vector<std::string_view> fed, bool input) : log_(log), fed_(std::move(fed)), input_(input) {}
+  std::string_view name() const override { return "feeder"; }
+  Stage stage() const override { return Stage::data; }
+  int cost() const override { return 150; }
+  std::pair<double, double> score_range(const Config&, const FilterPolicy&) const override { return {0, 0}; }
+  bool may_decide(const Config&, const FilterPolicy&) const override { return false; }
+  std::vector<std::string_view> feeds() const override { return fed_; }
+  bool has_input(const CheckContext&) const override { return input_; }
+  boost::asio::awaitable<CheckOutcome> run(CheckContext&) const override {
+    log_.ran.push_back("feeder");
+    co_return CheckOutcome{};
+  }
+
+ private:
+  Log& log_;
+  std::vector<std::string_view> fed_;
+  bool input_;
+};
+
+struct FeederFixture : Fixture {
+  // Content checks like the real ones: cheap text checks, a classifier, an antivirus, and a feeder.
+  void add_content(bool input, Action words = Action::points(2), std::pair<double, double> words_range = {0, 2},
+                   std::pair<double, double> classifier_range = {-3, 10}) {
+    add("obfuscation", Stage::data, 1, Action::points(0), {0, 1});
+    add("words", Stage::data, 2, words, words_range);
+    add("classifier", Stage::data, 20, Action::points(0), classifier_range);
+    add("antivirus", Stage::data, 100, Action::points(0), {0, 0}, {}, true);
+    checks.push_back(std::make_unique<FeederCheck>(log, std::vector<std::string_view>{"words", "classifier"}, input));
+  }
+};
+
+TEST(Engine, AFeederRunsBeforeTheChecksItFeedsWhenItHasInput) {
+  FeederFixture f;
+  f.add_content(true);
+  f.judge(true);
+  EXPECT_EQ(f.log.ran, (std::vector<std::string>{"obfuscation", "antivirus", "feeder", "words", "classifier"}));
+}
+
+TEST(Engine, AFeederWithoutInputDoesNotRunAndTheOrderStays) {
+  FeederFixture f;
+  f.add_content(false);
+  auto verdict = f.judge(true);
+  EXPECT_EQ(f.log.ran, (std::vector<std::string>{"obfuscation", "words", "classifier", "antivirus"}));
+  EXPECT_TRUE(verdict.skipped.empty());
+}
+
+TEST(Engine, AFeederIsSkippedWhenWhatItFeedsCannotChangeTheDisposition) {
+  FeederFixture f;
+  f.add("sender", Stage::mail, 1, Action::points(3), {0, 3});
+  f.add_content(true, Action::points(0.5), {0, 0.5}, {0, 0.5});   // at most 3 + 1 + 0.5 + 0.5: stays under 5
+  auto verdict = f.judge(true);
+  EXPECT_EQ(std::count(f.log.ran.begin(), f.log.ran.end(), "feeder"), 0);
+  EXPECT_NE(std::find(verdict.skipped.begin(), verdict.skipped.end(), "feeder"), verdict.skipped.end());
+}
+
+TEST(Engine, AFeederRunsWhenACheckItFeedsCanDecide) {
+  FeederFixture f;
+  f.add("sender", Stage::mail, 1, Action::points(3), {0, 3});
+  f.add_content(true, Action::of(Action::Kind::reject), {0, 0}, {0, 0.5});
+  auto verdict = f.judge(true);
+  EXPECT_EQ(f.log.ran, (std::vector<std::string>{"sender", "obfuscation", "antivirus", "feeder", "words"}));
+  EXPECT_EQ(verdict.disposition, "reject");
+  EXPECT_EQ(verdict.reason, "words");
+}
+
+TEST(Engine, AFeederIsSkippedWhenNothingItFeedsIsEnabled) {
+  FeederFixture f;
+  f.policy.checks["words"].enabled = false;
+  f.policy.checks["classifier"].enabled = false;
+  f.add_content(true);
+  auto verdict = f.judge(true);
+  EXPECT_EQ(f.log.ran, (std::vector<std::string>{"obfuscation", "antivirus"}));
+  EXPECT_EQ(verdict.skipped, (std::vector<std::string>{"feeder"}));
+}
+
+TEST(Engine, AFeederDoesNotRunForAWhiteListedSender) {
+  FeederFixture f;
+  f.add("whitelist", Stage::connect, 0, Action::of(Action::Kind::accept), {0, 0});
+  f.add_content(true);
+  auto verdict = f.judge(true);
+  EXPECT_EQ(f.log.ran, (std::vector<std::string>{"whitelist", "antivirus"}));
+  EXPECT_TRUE(verdict.whitelisted);
 }
 
 TEST(Engine, ReplyTextsUsePolicyTemplates) {
