@@ -472,8 +472,12 @@ Response Api::audit(const Request& request, const Principal& principal) {
 Response Api::metrics(const Request& request) {
   // Open to monitoring hosts (metrics_networks, loopback by default); others need a session.
   auto config = config_();
-  if (!in_networks(config->web.metrics_networks, request.client_ip) && !authenticate(request))
-    return Response::error(401, "not logged in (and not from web.metrics_networks)");
+  if (!in_networks(config->web.metrics_networks, request.client_ip)) {
+    auto principal = authenticate(request);
+    if (!principal) return Response::error(401, "not logged in (and not from web.metrics_networks)");
+    // The figures cover every domain: not for a domain administrator.
+    if (principal->user.role != "admin") return Response::error(403, "only administrators may read the metrics");
+  }
   Response response;
   response.content_type = "text/plain; version=0.0.4; charset=utf-8";
   response.body = metrics_.render();

@@ -206,6 +206,10 @@ class Gatehouse:
             config_text += f'\n[web]\nlisten = ["127.0.0.1:{self.web_port}"]\n'
         else:
             config_text = config_text.replace('"127.0.0.1:8080"', f'"127.0.0.1:{self.web_port}"')
+        # A [web] of the test's own (start_gatehouse(sections={"web": …})) names its port.
+        listen = _re.search(r'^\[web\]\n(?:[^\[\n].*\n|\n)*?listen = \["127\.0\.0\.1:(\d+)"', config_text, _re.M)
+        if listen:
+            self.web_port = int(listen.group(1))
         self.config_path.write_text(config_text)
         self.state_dir = tmp_path / "state"
         self.name = name
@@ -278,7 +282,9 @@ def start_gatehouse(gatehouse_bin, tmp_path, session_dns):
         merged_sections = {"delivery": {"retry_schedule": ["1s"], "backend_timeout": "5s", "connect_timeout": "2s"},
                            # Never the system resolver: DNS stays on loopback, the session's
                            # fixture server unless the test names another.
-                           "dns": {"nameservers": [f"127.0.0.1:{session_dns}"], "timeout": "500ms"}}
+                           "dns": {"nameservers": [f"127.0.0.1:{session_dns}"], "timeout": "500ms"},
+                           # The web server on a free port (the default, 8080, would collide).
+                           "web": {"listen": [f"127.0.0.1:{free_port_number()}"]}}
         for key, values in (sections or {}).items():
             if isinstance(values, list):
                 merged_sections[key] = values

@@ -8,11 +8,13 @@ import http.client
 import json
 import re
 import socket
+import ssl
+import time
 import urllib.parse
 
 import pytest
 
-from conftest import build_message, send_message, wait_until
+from conftest import build_message, make_self_signed_cert, send_message, wait_until
 
 PASSWORD = "correct horse battery"
 EVE_PASSWORD = "eve's long password"
@@ -177,7 +179,7 @@ def test_change_without_csrf_token_is_refused(web):
 def test_message_found_with_score_breakdown_and_raw_source(web):
     subject = "Invoice <script>alert('x')</script> & more"
     message = build_message(subject, sender="billing@remote.test", to="alice@example.test",
-                            body="Please find the invoice.\r\n")
+                            body="Please find the invoice.\r\n", message_id="<invoice-2026-11@remote.test>")
     sent = send_message(web.port, "alice@example.test", message=message, sender="billing@remote.test")
     assert sent.code == 250 and sent.id, sent
     relay = send_message(web.port, "victim@elsewhere.test", "relay", sender="spammer@bad.test")
@@ -202,8 +204,13 @@ def test_message_found_with_score_breakdown_and_raw_source(web):
 
     status, page = client.json("GET", "/api/v1/messages?" + urllib.parse.urlencode(
         {"sender": "billing@remote.test", "recipient": "alice@example.test", "client_ip": "127.0.0.1",
-         "disposition": "accept", "from": "-1h"}))
+         "from": "-1h"}))
     assert status == 200 and [m["id"] for m in page["messages"]] == [sent.id]
+    # Delivered, tagged or not (the score of this test's message is not the point).
+    disposition = page["messages"][0]["disposition"]
+    assert disposition in ("accept", "tag")
+    status, page = client.json("GET", f"/api/v1/messages?disposition={disposition}&from=-1h")
+    assert [m["id"] for m in page["messages"]] == [sent.id]
     status, page = client.json("GET", "/api/v1/messages?disposition=reject&reason=relay")
     assert status == 200 and [m["id"] for m in page["messages"]] == [relay.id]
     status, page = client.json("GET", f"/api/v1/messages?id={sent.id.lower()}")
@@ -217,7 +224,7 @@ def test_message_found_with_score_breakdown_and_raw_source(web):
     status, detail = client.json("GET", f"/api/v1/messages/{sent.id}")
     assert status == 200
     assert detail["mail_from"] == "billing@remote.test" and detail["recipients"] == ["alice@example.test"]
-    assert detail["disposition"] == "accept" and detail["delivery_status"] == "delivered"
+    assert detail["disposition"] == disposition and detail["delivery_status"] == "delivered"
     assert detail["delivery_attempts"] >= 1
     assert isinstance(detail["score"], (int, float))
     assert detail["checks"], "the score breakdown lists the checks that ran"
@@ -226,7 +233,8 @@ def test_message_found_with_score_breakdown_and_raw_source(web):
     assert sum(c["score"] for c in detail["checks"]) == pytest.approx(detail["score"])
     names = [h["name"] for h in detail["headers"]]
     assert names[0] == "Received" and "Subject" in names and "X-Gatehouse-Score" in names
-    assert {"name": "Subject", "value": subject} in detail["headers"]
+    tag = "[SPAM?] " if disposition == "tag" else ""
+    assert {"name": "Subject", "value": tag + subject} in detail["headers"]
 
     raw = client.request("GET", detail["raw_url"])
     assert raw.status == 200
@@ -239,9 +247,11 @@ def test_message_found_with_score_breakdown_and_raw_source(web):
     raw_head, _, raw_body = raw.data.partition(b"\r\n\r\n")
     assert raw_body == body
     for line in head.split(b"\r\n"):
+        if line.startswith(b"Subject: ") and tag:
+            line = b"Subject: " + tag.encode() + line[9:]
         assert line in raw_head.split(b"\r\n"), line
     added = [line.split(b":")[0] for line in raw_head.split(b"\r\n") if line not in head.split(b"\r\n")
-             and not line.startswith((b" ", b"\t"))]
+             and not line.startswith((b" ", b"\t", b"Subject: "))]
     assert set(added) <= {b"Received", b"X-Gatehouse-Score", b"X-Gatehouse-Checks", b"Authentication-Results"}, added
     # And the back-end got the same bytes.
     delivered = wait_until(lambda: [t for t in web.sink.texts() if "Invoice" in t], timeout=10, message="delivery")
@@ -312,7 +322,7 @@ def test_metrics_count_the_message(web):
     assert sent.code == 250 and relay.code == 554
     web.wait_for_row(relay.id)
     text = client.request("GET", "/metrics").data.decode()
-    assert re.search(r'^gatehouse_messages_total\{direction="inbound",disposition="accept",reason=""\} 1$', text, re.M), text
+    assert re.search(r'^gatehouse_messages_total\{direction="inbound",disposition="(accept|tag)",reason=""\} 1$', text, re.M), text
     assert re.search(r'^gatehouse_messages_total\{direction="inbound",disposition="reject",reason="relay denied"\} 1$',
                      text, re.M), text
     assert re.search(r"^gatehouse_transaction_seconds_count 2$", text, re.M), text
@@ -361,3 +371,46 @@ def test_malformed_and_oversized_requests_get_json_4xx(web):
         connection.request("GET", "/api/v1/openapi.json")
         assert connection.getresponse().read().startswith(b"{")
     connection.close()
+
+
+def test_https_when_a_certificate_is_configured(smtp_sink, start_gatehouse, tmp_path):
+    cert, key = make_self_signed_cert(tmp_path)
+    sink = smtp_sink()
+    gh = start_gatehouse([{"name": "example.test", "backend": f"smtp:127.0.0.1:{sink.port}", "recipients": "any"}],
+                         sections={"web": {"tls_certificate": str(cert), "tls_key": str(key)}})
+    gh.cli("admin", "add", "root", input=(PASSWORD + "\n").encode())
+    wait_until(lambda: _listening(gh.web_port), timeout=10, message="web listener")
+    context = ssl.create_default_context(cafile=str(cert))
+    context.check_hostname = False
+    connection = http.client.HTTPSConnection("127.0.0.1", gh.web_port, context=context, timeout=20)
+    connection.request("POST", "/api/v1/session", body=json.dumps({"username": "root", "password": PASSWORD}),
+                       headers={"Content-Type": "application/json"})
+    response = connection.getresponse()
+    response.read()
+    assert response.status == 200
+    assert "; Secure" in response.getheader("Set-Cookie"), "the cookie is Secure under TLS"
+    assert connection.sock.version().startswith("TLSv1."), connection.sock.version()
+    connection.close()
+    assert "web: listening on https://127.0.0.1:" in gh.log()
+    # Plain HTTP to it gets no answer.
+    assert not raw_http(gh.web_port, b"GET /api/v1/openapi.json HTTP/1.1\r\nHost: x\r\n\r\n").startswith(b"HTTP/1.1 200")
+
+
+def test_connection_cap(smtp_sink, start_gatehouse):
+    sink = smtp_sink()
+    gh = start_gatehouse([{"name": "example.test", "backend": f"smtp:127.0.0.1:{sink.port}", "recipients": "any"}],
+                         sections={"web": {"max_connections": 2, "read_timeout": "5s"}})
+    wait_until(lambda: _listening(gh.web_port), timeout=10, message="web listener")
+    time.sleep(0.3)  # the probe's connection has ended
+    idle = [socket.create_connection(("127.0.0.1", gh.web_port), timeout=10) for _ in range(2)]
+    try:
+        time.sleep(0.3)
+        refused = raw_http(gh.web_port, b"GET /api/v1/openapi.json HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert refused.startswith(b"HTTP/1.1 503"), refused[:200]
+        assert b'{"error":' in refused
+    finally:
+        for s in idle:
+            s.close()
+    wait_until(lambda: raw_http(gh.web_port, b"GET /api/v1/openapi.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+               .startswith(b"HTTP/1.1 200"), timeout=10, message="served again")
+    assert "web.max_connections" in gh.log()

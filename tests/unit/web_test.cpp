@@ -383,6 +383,8 @@ TEST_F(ApiTest, MetricsAreOpenToMetricsNetworksOnly) {
   EXPECT_NE(response.body.find("test_total 7\n"), std::string::npos) << response.body;
   auto root = login("root", "root password!");
   EXPECT_EQ(api_->handle(as(root, request("GET", "/metrics"))).status, 200);
+  auto eve = login("eve", "eve password!");
+  EXPECT_EQ(api_->handle(as(eve, request("GET", "/metrics"))).status, 403) << "the figures cover every domain";
 }
 
 TEST_F(ApiTest, TheOpenApiDocumentListsExactlyTheRoutes) {
