@@ -10,7 +10,9 @@ status=0
 echo "== unit tests"
 (cd build && ctest --output-on-failure -j2 --timeout 300) || status=1
 echo "== end-to-end tests"
-GATEHOUSE_BIN="$PWD/build/gatehouse" /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/e2e "$@"
+# (with the benchmarks' own arithmetic: the accuracy split and report, the weight fitting)
+GATEHOUSE_BIN="$PWD/build/gatehouse" /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/e2e \
+  bench/accuracy/test_accuracy_parts.py bench/weights/test_fit.py "$@"
 rc=$?
 # pytest exits 5 when it collected nothing: that is a failure here too.
 [[ $rc -ne 0 ]] && status=1

@@ -1,9 +1,10 @@
 // The `classifier` check: the adaptive classifier's spam probability for the message
-// (classifier/classifier.hpp), reported as a probability band — spam_999, spam_99, spam_95,
+// (classifier/classifier.hpp), reported as a probability band — spam_certain, spam_999, spam_99, spam_95,
 // spam_80, spam_50, ham_95, ham_99 — whose scores [filter.checks.classifier] sets; between 0.05
 // and 0.5 it adds nothing. It stays silent until [classifier] min_learned ham and spam messages
 // have been learned. The explanation names the features that weighed most each way.
 #include "content/analysis.hpp"
+#include <cmath>
 #include <fmt/format.h>
 
 #include <optional>
@@ -15,8 +16,17 @@
 namespace gatehouse::checks {
 namespace {
 
-// The band of a probability, or "" when it is in none.
-std::string_view band_of(double probability) {
+// Beyond 0.999 the probability saturates; the spam test's own tail still tells a message with a
+// little spam evidence from one with overwhelming evidence: below 1e-40, "spam_certain". Measured
+// on the corpus's training split (docs/weights.md): no ham got there, most spam does.
+constexpr double certain_log10_spam_tail = -40.0;
+
+double log10_spam_tail(const classifier::Classification& result) { return result.log_spam_tail / std::log(10.0); }
+
+// The band of a classification, or "" when it is in none.
+std::string_view band_of(const classifier::Classification& result) {
+  const double probability = result.probability;
+  if (probability >= 0.999 && log10_spam_tail(result) <= certain_log10_spam_tail) return "spam_certain";
   if (probability >= 0.999) return "spam_999";
   if (probability >= 0.99) return "spam_99";
   if (probability >= 0.95) return "spam_95";
@@ -39,6 +49,7 @@ std::string explain(const classifier::Classification& result) {
     list += fmt::format("{}\"{}\" {:.2f}", list.empty() ? "" : ", ", clue.feature, clue.probability);
   }
   std::string text = fmt::format("probability {:.4f}", result.probability);
+  if (result.probability >= 0.999) text += fmt::format(" (spam test tail 1e{:.0f})", log10_spam_tail(result));
   if (!spam_like.empty()) text += "; spam-like: " + spam_like;
   if (!ham_like.empty()) text += "; ham-like: " + ham_like;
   return text;
@@ -73,7 +84,7 @@ class ClassifierCheck final : public Check {
     auto features = classifier::tokenize(*analysis, *headers, {}, context.image_text);
     if (context.load_classifier_features && !context.image_text.empty()) context.load_classifier_features(features);
     auto result = classifier::classify(*context.classifier, features);
-    std::string_view band = band_of(result.probability);
+    std::string_view band = band_of(result);
     if (band.empty()) outcome.note = explain(result) + " (unsure)";
     else outcome.add(context.policy->check(name()), std::string(band), explain(result));
     co_return outcome;

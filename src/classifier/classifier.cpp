@@ -2,7 +2,8 @@
 // f(w) = (s·x + n·p(w)) / (s + n) with p(w) = b(w) / (b(w) + g(w)), b and g the feature's share of
 // spam and ham messages and n the messages that had it (Robinson, "A statistical approach to the
 // spam problem", 2003). Combining: H = C⁻¹(−2 Σ ln f(w), 2N), S = C⁻¹(−2 Σ ln(1 − f(w)), 2N),
-// I = (1 + H − S) / 2 with C⁻¹ the chi-square survival function (Fisher's method).
+// I = (1 + H − S) / 2 with C⁻¹ the chi-square survival function (Fisher's method); when both H and
+// S are far in their tails (strong evidence both ways) the balance of ln S against ln H decides.
 #include "classifier/classifier.hpp"
 
 #include <algorithm>
@@ -86,6 +87,22 @@ double chi2_survival(double x2, int degrees) {
   return std::min(sum, 1.0);
 }
 
+double log_chi2_survival(double x2, int degrees) {
+  const double m = x2 / 2.0;
+  if (m <= 0) return 0.0;
+  // ln(e^{-m} Σ_{i<k} m^i / i!), the sum taken in log space so that it never underflows to 0.
+  const double log_m = std::log(m);
+  double largest = -m, sum = 0;
+  std::vector<double> terms;
+  terms.reserve(static_cast<std::size_t>(std::max(degrees / 2, 1)));
+  for (int i = 0; i < std::max(degrees / 2, 1); ++i) {
+    terms.push_back(i * log_m - std::lgamma(i + 1.0));
+    largest = std::max(largest, terms.back());
+  }
+  for (double term : terms) sum += std::exp(term - largest);
+  return std::min(0.0, -m + largest + std::log(sum));
+}
+
 double combine(const std::vector<double>& probabilities) {
   if (probabilities.empty()) return 0.5;
   double sum_log_f = 0, sum_log_not_f = 0;   // ln Π f(w), ln Π (1 − f(w))
@@ -96,9 +113,18 @@ double combine(const std::vector<double>& probabilities) {
   }
   const int degrees = 2 * static_cast<int>(probabilities.size());
   // H is near 1 when the f(w) are not unusually small (nothing ham-like), S likewise for spam.
-  const double h = chi2_survival(-2.0 * sum_log_f, degrees);
-  const double s = chi2_survival(-2.0 * sum_log_not_f, degrees);
-  return std::clamp((1.0 + h - s) / 2.0, 0.0, 1.0);
+  const double log_h = log_chi2_survival(-2.0 * sum_log_f, degrees);
+  const double log_s = log_chi2_survival(-2.0 * sum_log_not_f, degrees);
+  const double h = std::exp(log_h), s = std::exp(log_s);
+  const double robinson = std::clamp((1.0 + h - s) / 2.0, 0.0, 1.0);
+  // Strong evidence both ways (both tests far in their tails) gives Robinson's 0.5 whatever the
+  // balance: there, weigh the two tails against each other in log space instead, blended in as
+  // both fall below 1 % so that the result stays continuous.
+  constexpr double saturated = 0.01;
+  const double blend = std::clamp(1.0 - std::max(h, s) / saturated, 0.0, 1.0);
+  if (blend == 0.0) return robinson;
+  const double balance = log_s / (log_h + log_s);   // 1: the spam tail is by far the stronger
+  return std::clamp(robinson + blend * (balance - 0.5), 0.0, 1.0);
 }
 
 Classification classify(const Model& model, const std::vector<Feature>& features, const Parameters& parameters) {
@@ -132,6 +158,17 @@ Classification classify(const Model& model, const std::vector<Feature>& features
                             counts[candidate.index].ham});
   }
   result.probability = combine(probabilities);
+  {
+    double sum_log_f = 0, sum_log_not_f = 0;
+    for (double f : probabilities) {
+      f = std::clamp(f, 1e-9, 1 - 1e-9);
+      sum_log_f += std::log(f);
+      sum_log_not_f += std::log(1.0 - f);
+    }
+    const int degrees = 2 * static_cast<int>(std::max<std::size_t>(probabilities.size(), 1));
+    result.log_ham_tail = log_chi2_survival(-2.0 * sum_log_f, degrees);
+    result.log_spam_tail = log_chi2_survival(-2.0 * sum_log_not_f, degrees);
+  }
   return result;
 }
 

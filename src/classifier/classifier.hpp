@@ -68,6 +68,8 @@ struct Clue {
 
 struct Classification {
   double probability = 0.5;           // spam probability in [0, 1]; 0.5 = no opinion
+  double log_ham_tail = 0;            // ln H and ln S of the combining (combine_tails)
+  double log_spam_tail = 0;
   std::vector<Clue> clues;            // the features used, most telling first
   std::size_t features = 0;           // distinct features of the message
 };
@@ -78,7 +80,11 @@ double feature_probability(const TokenCounts& counts, const Totals& totals, cons
 // P(chi-square with `degrees` (even) degrees of freedom ≥ x2).
 double chi2_survival(double x2, int degrees);
 
-// Fisher/Robinson combining of feature probabilities: (1 + S - H) / 2.
+// ln of chi2_survival, exact where chi2_survival underflows to 0.
+double log_chi2_survival(double x2, int degrees);
+
+// Fisher/Robinson combining of feature probabilities: (1 + S - H) / 2; when both tests are far in
+// their tails, the balance ln S / (ln H + ln S).
 double combine(const std::vector<double>& probabilities);
 
 Classification classify(const Model& model, const std::vector<Feature>& features, const Parameters& parameters = {});

@@ -35,6 +35,7 @@ struct CheckOptions {
   std::vector<std::string> rcpts;
   bool json = false;
   bool no_dns = false;
+  bool all_checks = false;
 };
 
 int run_check(const CheckOptions& options) {
@@ -121,6 +122,7 @@ int run_check(const CheckOptions& options) {
         }
       }
       engine::Engine engine;
+      engine.set_run_every_check(options.all_checks);
       engine::Reputation reputation;
       checks::ConnectionState state;
       state.client_ip = options.ip;
@@ -202,6 +204,18 @@ int run_check(const CheckOptions& options) {
     boost::json::array authentication;
     for (auto& result : verdict.authentication_results) authentication.push_back(boost::json::string(result));
     out["authentication_results"] = std::move(authentication);
+    // Every finding with the action the policy gave it and the stage of its check (bench/weights).
+    engine::Engine stages;
+    boost::json::array findings;
+    for (auto& [check_name, finding] : verdict.findings) {
+      std::string stage;
+      for (auto& check : stages.checks())
+        if (check->name() == check_name) stage = std::string(checks::to_string(check->stage()));
+      const Action action = policy.check(check_name).action(finding);
+      findings.push_back(boost::json::object{{"check", check_name}, {"finding", finding}, {"stage", stage},
+                                             {"action", action.text()}});
+    }
+    out["findings"] = std::move(findings);
     std::cout << boost::json::serialize(out) << "\n";
   } else {
     std::cout << fmt::format("verdict: {}\nscore:   {:.1f}\nreply:   {}\n", verdict.disposition, verdict.score,
@@ -225,6 +239,8 @@ void add_check_command(CLI::App& app) {
   cmd->add_option("--rcpt", options->rcpts, "Envelope recipient (repeatable)");
   cmd->add_flag("--json", options->json, "Print one JSON object");
   cmd->add_flag("--no-dns", options->no_dns, "Skip DNS lookups (block lists, reverse DNS, SPF count as no evidence)");
+  cmd->add_flag("--all-checks", options->all_checks,
+                "Run every enabled check, also those that could not change the verdict (a full explanation)");
   cmd->callback([options] { throw ExitCode{run_check(*options)}; });
 }
 

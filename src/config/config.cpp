@@ -768,9 +768,30 @@ struct KnownCheck {
   std::vector<std::pair<std::string_view, Action>> findings;
 };
 
+// The default score of each content finding, fitted on a corpus by bench/weights/fit.py
+// (docs/weights.md); applied over the hand-set scores below. Decisions (reject, accept) are policy
+// and never fitted.
+struct FittedWeight {
+  std::string_view check;
+  std::string_view finding;
+  double points;
+};
+constexpr FittedWeight fitted_weights[] = {
+#include "config/fitted_weights.inc"
+};
+
+std::vector<KnownCheck> with_fitted_weights(std::vector<KnownCheck> checks) {
+  for (const auto& fitted : fitted_weights)
+    for (auto& check : checks)
+      if (check.name == fitted.check)
+        for (auto& [finding, action] : check.findings)
+          if (finding == fitted.finding && action.kind == Action::Kind::score) action = Action::points(fitted.points);
+  return checks;
+}
+
 const std::vector<KnownCheck>& known_checks() {
   using K = Action::Kind;
-  static const std::vector<KnownCheck> checks = {
+  static const std::vector<KnownCheck> checks = with_fitted_weights({
       {"lists", true, {{"whitelisted", Action::of(K::accept)}, {"blacklisted", Action::of(K::reject)}}},
       {"trusted_networks", true, {{"trusted", Action::of(K::accept)}}},
       {"reputation", true, {{"marked", Action::points(6.0)}, {"blocked", Action::of(K::reject)}}},
@@ -823,10 +844,10 @@ const std::vector<KnownCheck>& known_checks() {
       {"antivirus", true, {{"infected", Action::of(K::reject)}}},
       {"ocr", true, {{"image_text", Action::points(0)}}},
       {"classifier", true,
-       {{"spam_999", Action::points(10.0)}, {"spam_99", Action::points(7.0)}, {"spam_95", Action::points(6.0)},
+       {{"spam_certain", Action::points(10.0)}, {"spam_999", Action::points(10.0)}, {"spam_99", Action::points(7.0)}, {"spam_95", Action::points(6.0)},
         {"spam_80", Action::points(5.0)}, {"spam_50", Action::points(3.0)}, {"ham_95", Action::points(-1.5)},
         {"ham_99", Action::points(-3.0)}}},
-  };
+  });
   return checks;
 }
 

@@ -140,7 +140,7 @@ boost::asio::awaitable<void> Engine::run(checks::CheckContext& context, Verdict&
       decides = decides || fed.decides;
     }
     // Only expensive checks (a lookup or more) are worth skipping: cheap ones run for the explanation.
-    if (!decides && !check.always_runs() && check.cost() >= skippable_cost) {
+    if (!run_every_check_ && !decides && !check.always_runs() && check.cost() >= skippable_cost) {
       auto [low, high] = remaining[index];
       if (disposition_for(verdict.score + low, policy) == disposition_for(verdict.score + high, policy)) {
         verdict.skipped.push_back(name);
@@ -165,6 +165,7 @@ boost::asio::awaitable<void> Engine::run(checks::CheckContext& context, Verdict&
     if (!outcome.authentication_result.empty()) verdict.authentication_results.push_back(outcome.authentication_result);
     if (!outcome.note.empty() && outcome.contributions.empty()) verdict.checks.push_back({name, 0, outcome.note});
     for (auto& contribution : outcome.contributions) {
+      verdict.findings.emplace_back(name, contribution.finding);
       const Action& action = contribution.action;
       std::string detail = contribution.finding;
       if (!contribution.detail.empty()) detail += ": " + contribution.detail;

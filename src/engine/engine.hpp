@@ -12,6 +12,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "checks/check.hpp"
@@ -30,6 +31,8 @@ struct Verdict {
   std::string reason;                    // reject/tempfail/tag: "rbl", "spf", "score", ...
   bool whitelisted = false;              // an accept decision: no further scoring (antivirus still runs)
   std::vector<std::string> authentication_results;   // RFC 8601 resinfo of the checks that ran
+  // Every finding as (check, finding), whatever its action: what bench/weights fits the defaults on.
+  std::vector<std::pair<std::string, std::string>> findings;
 };
 
 // accept / tag / reject for a score under a policy.
@@ -43,6 +46,9 @@ class Engine {
   const std::vector<std::unique_ptr<checks::Check>>& checks() const { return checks_; }
   // Whether a check enabled under this policy reads the content analysis (Check::reads_content).
   bool needs_content(const FilterPolicy& policy) const;
+  // Runs every enabled check, even one that cannot change the disposition (`gatehouse check
+  // --all-checks`: the full explanation, and the findings bench/weights fits on). Off in the daemon.
+  void set_run_every_check(bool every) { run_every_check_ = every; }
 
   // The sender checks for one recipient (context.recipient, context.policy). reject/tempfail:
   // refuse this recipient with verdict.reply. A score that the content checks could no longer
@@ -56,6 +62,7 @@ class Engine {
   // The least and most the enabled content checks can add together.
   std::pair<double, double> content_bounds(const Config& config, const FilterPolicy& policy) const;
   std::vector<std::unique_ptr<checks::Check>> checks_;
+  bool run_every_check_ = false;
 };
 
 }  // namespace gatehouse::engine

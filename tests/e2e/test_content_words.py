@@ -22,9 +22,9 @@ def utf8_message(subject, body, to="alice@example.test", html=False):
     return build_message(subject, to=to, body=body, extra_headers=MIME_HTML if html else MIME_UTF8)
 
 
-def start(start_gatehouse, sink, watch_words, domains=None):
+def start(start_gatehouse, sink, watch_words, domains=None, sections=None):
     domains = domains or [{"name": "example.test", "backend": f"smtp:127.0.0.1:{sink.port}", "recipients": "any"}]
-    return start_gatehouse(domains, sections={"watch_words": watch_words})
+    return start_gatehouse(domains, sections={"watch_words": watch_words, **(sections or {})})
 
 
 def test_watch_word_reject_is_refused_with_its_reply_and_stored(smtp_sink, start_gatehouse):
@@ -85,7 +85,9 @@ def test_domain_watch_words_apply_only_to_that_domain(smtp_sink, start_gatehouse
 
 def test_scored_word_and_obfuscation_findings_are_explained(smtp_sink, start_gatehouse):
     sink = smtp_sink()
-    gh = start(start_gatehouse, sink, [PHARMACY, {"phrase": "limited offer", "action": 2.5}])
+    # spaced_letters scored as the site chose (its fitted default may be 0: docs/weights.md).
+    gh = start(start_gatehouse, sink, [PHARMACY, {"phrase": "limited offer", "action": 2.5}],
+               sections={"filter.checks.obfuscation": {"spaced_letters": 0.5}})
     result = send_message(gh.port, "alice@example.test",
                           message=utf8_message("Limited  OFFER", "Everything f r e e this week.\r\n"))
     assert result.code == 250, result

@@ -109,6 +109,31 @@ TEST(ClassifierMaths, ChiSquareSurvivalMatchesClosedForms) {
   EXPECT_NEAR(classifier::chi2_survival(9.4877, 4), 0.05, 1e-4);                    // table value
 }
 
+TEST(ClassifierMaths, LogSurvivalStaysFiniteWhereTheSurvivalUnderflows) {
+  for (double x2 : {0.5, 4.0, 30.0, 200.0})
+    EXPECT_NEAR(classifier::log_chi2_survival(x2, 20), std::log(classifier::chi2_survival(x2, 20)), 1e-9);
+  EXPECT_EQ(classifier::chi2_survival(4000.0, 40), 0.0);        // underflows in double
+  const double deep = classifier::log_chi2_survival(4000.0, 40);
+  EXPECT_TRUE(std::isfinite(deep));
+  EXPECT_LT(deep, -1800.0);
+  EXPECT_LT(classifier::log_chi2_survival(5000.0, 40), deep);   // and still ordered
+  EXPECT_EQ(classifier::log_chi2_survival(0.0, 40), 0.0);
+}
+
+TEST(ClassifierMaths, SaturatedEvidenceBothWaysLeansToTheStrongerSide) {
+  // 100 strong spam features against 40 strong ham ones: both tests are far in their tails.
+  std::vector<double> mostly_spam(100, 0.99);
+  mostly_spam.insert(mostly_spam.end(), 40, 0.01);
+  std::vector<double> mostly_ham(40, 0.99);
+  mostly_ham.insert(mostly_ham.end(), 100, 0.01);
+  EXPECT_GT(classifier::combine(mostly_spam), 0.6);
+  EXPECT_LT(classifier::combine(mostly_ham), 0.4);
+  // Balanced: still unsure.
+  std::vector<double> balanced(70, 0.99);
+  balanced.insert(balanced.end(), 70, 0.01);
+  EXPECT_NEAR(classifier::combine(balanced), 0.5, 0.01);
+}
+
 TEST(ClassifierMaths, RobinsonSmoothingPullsRareFeaturesTowardsHalf) {
   classifier::Totals totals{100, 100};
   EXPECT_DOUBLE_EQ(classifier::feature_probability({0, 0, 0}, totals), 0.5);
@@ -327,8 +352,10 @@ TEST(ClassifierCheck, SilentUntilTrainedThenReportsABand) {
   model.apply({{}, 50, 200, 1});
   outcome = run_check(context);
   ASSERT_EQ(outcome.contributions.size(), 1u) << outcome.note;
-  EXPECT_EQ(outcome.contributions[0].finding, "spam_999");
-  EXPECT_EQ(outcome.contributions[0].action.score, 10.0);   // alone reaches the default reject threshold
+  // Every feature seen in 150 spam and no ham: overwhelming evidence, beyond the 0.999 band.
+  EXPECT_EQ(outcome.contributions[0].finding, "spam_certain");
+  EXPECT_GE(outcome.contributions[0].action.score, 9.0);   // (near) the default reject threshold alone
+  EXPECT_NE(outcome.contributions[0].detail.find("spam test tail 1e-"), std::string::npos);
   EXPECT_NE(outcome.contributions[0].detail.find("spam-like"), std::string::npos);
 }
 

@@ -31,7 +31,8 @@ std::vector<std::string> findings_of(const std::string& message) {
   }, boost::asio::detached);
   io.run();
   std::vector<std::string> findings;
-  for (const auto& contribution : outcome.contributions) findings.push_back(contribution.finding + "=" + contribution.action.text());
+  // Names only: the scores are the policy's (docs/weights.md), tested with the configuration.
+  for (const auto& contribution : outcome.contributions) findings.push_back(contribution.finding);
   return findings;
 }
 
@@ -45,11 +46,11 @@ using Findings = std::vector<std::string>;
 
 TEST(ObfuscationCheck, ObfuscatedSpamHasEachFinding) {
   EXPECT_EQ(findings_of(message("Your p\u0430yp\u0430l account", "text/plain", "Please log in.")),
-            (Findings{"mixed_scripts=1", "confusables=1.5"}));
+            (Findings{"mixed_scripts", "confusables"}));
   EXPECT_EQ(findings_of(message("Offer", "text/plain", "Buy v\u200Bi\u200Ba\u200Bg\u200Bra today")),
-            Findings{"invisible_chars=2"});
-  EXPECT_EQ(findings_of(message("Offer", "text/plain", "Cheap v1agra and c1alis, fr33 shipping")), Findings{"leet=1"});
-  EXPECT_EQ(findings_of(message("V-I-A-G-R-A", "text/plain", "f r e e")), Findings{"spaced_letters=0.5"});
+            Findings{"invisible_chars"});
+  EXPECT_EQ(findings_of(message("Offer", "text/plain", "Cheap v1agra and c1alis, fr33 shipping")), Findings{"leet"});
+  EXPECT_EQ(findings_of(message("V-I-A-G-R-A", "text/plain", "f r e e")), Findings{"spaced_letters"});
 }
 
 TEST(ObfuscationCheck, OneLeetWordOrAStrayZeroWidthSpaceIsNotEnough) {
