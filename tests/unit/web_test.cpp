@@ -411,6 +411,43 @@ TEST_F(ApiTest, TheOpenApiDocumentListsExactlyTheRoutes) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// [web] in the configuration
+
+TEST(WebConfig, DefaultsAndErrorsNamingFileLineAndKey) {
+  auto defaults = parse_config("[server]\nlisten = [\"127.0.0.1:2525\"]\n", "d.toml");
+  ASSERT_TRUE(defaults.ok()) << defaults.error().message;
+  EXPECT_TRUE(defaults->web.enabled);
+  ASSERT_EQ(defaults->web.listeners.size(), 1u);
+  EXPECT_EQ(defaults->web.listeners[0].text, "127.0.0.1:8080");
+  EXPECT_EQ(defaults->web.session_lifetime, std::chrono::hours(12));
+  EXPECT_EQ(defaults->web.max_body_size, 1024u * 1024u);
+  EXPECT_TRUE(in_networks(defaults->web.metrics_networks, "127.0.0.1"));
+  EXPECT_FALSE(in_networks(defaults->web.metrics_networks, "192.0.2.1"));
+
+  auto bad = parse_config("[server]\nlisten = [\"127.0.0.1:2525\"]\n[web]\n"
+                          "listen = [\"localhost:80\"]\n"        // line 4
+                          "max_body_size = \"lots\"\n"            // line 5
+                          "tls_certificate = \"/etc/web.crt\"\n"  // line 6
+                          "session_lifetime = \"1s\"\n"           // line 7
+                          "colour = \"blue\"\n",                   // line 8
+                          "bad.toml");
+  ASSERT_FALSE(bad.ok());
+  const std::string& message = bad.error().message;
+  EXPECT_NE(message.find("bad.toml:4: web.listen"), std::string::npos) << message;
+  EXPECT_NE(message.find("bad.toml:5: web.max_body_size"), std::string::npos) << message;
+  EXPECT_NE(message.find("bad.toml:6: web.tls_certificate"), std::string::npos) << message;
+  EXPECT_NE(message.find("bad.toml:7: web.session_lifetime"), std::string::npos) << message;
+  EXPECT_NE(message.find("bad.toml:8: web.colour: unknown key"), std::string::npos) << message;
+
+  auto clash = parse_config("[server]\nlisten = [\"127.0.0.1:2525\"]\n[web]\nlisten = [\"127.0.0.1:2525\"]\n", "c.toml");
+  ASSERT_FALSE(clash.ok());
+  EXPECT_NE(clash.error().message.find("c.toml:4: web.listen"), std::string::npos) << clash.error().message;
+  auto off = parse_config("[server]\nlisten = [\"127.0.0.1:2525\"]\n[web]\nenabled = false\n", "o.toml");
+  ASSERT_TRUE(off.ok());
+  EXPECT_FALSE(off->web.enabled);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Metrics
 
 TEST(Metrics, TextFormat) {
