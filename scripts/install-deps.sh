@@ -12,10 +12,14 @@ packages=(
   libtesseract-dev libleptonica-dev tesseract-ocr-eng
   swaks openssl sqlite3 unbound
 )
+# Node.js and npm build the browser interface (web/); Debian's only when there is no node at all
+# (a newer Node.js installed otherwise is kept: Vite 8 needs 20.19 or later).
+command -v node >/dev/null || packages+=(nodejs npm)
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(libgtest-dev python3 python3-pytest python3-yaml postfix unbound nmap procps dovecot-lmtpd iproute2 libnet-ssleay-perl
              clamav-daemon clamav clamdscan clang-14 libclang-rt-14-dev
-             python3-pil fonts-dejavu-core)  # python3-pil, fonts-dejavu-core: images with text for the OCR tests; clamd: the antivirus tests; libnet-ssleay-perl: swaks --tls
+             python3-pil fonts-dejavu-core  # python3-pil, fonts-dejavu-core: images with text for the OCR tests; clamd: the antivirus tests; libnet-ssleay-perl: swaks --tls
+             chromium)  # the browser tests: playwright-core drives /usr/bin/chromium (never a downloaded browser)
 fi
 
 missing=()

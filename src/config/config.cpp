@@ -1386,6 +1386,18 @@ void read_web(Section section, Config& config, SeenAddresses& seen_addresses) {
     web.metrics_networks = {*Network::parse("127.0.0.0/8"), *Network::parse("::1/128")};
   }
   section.read_integer("threads", web.threads, 1, 64);
+  // The browser interface's files: when set, they must be there now, not at the first page view.
+  std::string static_dir;
+  if (const toml::node* node = section.read_string("static_dir", static_dir)) {
+    std::error_code ec;
+    if (static_dir.empty())
+      section.report(*node, "static_dir", "must not be empty (leave it out to serve the build's web/dist)");
+    else if (web.enabled && !std::filesystem::is_regular_file(std::filesystem::path(static_dir) / "index.html", ec))
+      section.report(*node, "static_dir",
+                     fmt::format("\"{}\" has no index.html: build the interface (scripts/build.sh, or npm ci && npm run "
+                                 "build in web/) or correct the path", static_dir));
+    web.static_dir = static_dir;
+  }
   section.report_unknown_keys();
 }
 

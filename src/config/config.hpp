@@ -258,6 +258,7 @@ struct WebConfig {
   std::chrono::seconds login_failure_window{300};
   std::vector<Network> metrics_networks;      // may read /metrics without logging in; default loopback
   unsigned threads = 2;                       // threads for the API's store queries and password hashing
+  std::filesystem::path static_dir;           // the built interface (web/dist); empty: the build's (web::default_static_dir())
   bool tls_configured() const { return !tls_certificate.empty() && !tls_key.empty(); }
 };
 

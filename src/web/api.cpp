@@ -15,6 +15,7 @@
 
 #include "content/headers.hpp"
 #include "store/record_json.hpp"
+#include "web/static_files.hpp"
 
 namespace gatehouse::web {
 namespace {
@@ -162,6 +163,15 @@ Api::Api(Store& store, ConfigSource config, metrics::Registry& metrics)
 }
 
 Response Api::handle(const Request& request) {
+  // Everything but /api/… and /metrics is the browser interface's files, with headers of their own.
+  if (is_static_path(request.path)) {
+    Response response = serve_static(request, config_()->web);
+    if (response.status >= 400)
+      spdlog::info("web: {} {} from {}: {} {}", request.method, to_valid_utf8(request.path), request.client_ip,
+                   response.status, response.body.substr(0, 200));
+    metrics::gateway().http_requests.with({std::to_string(response.status)}).inc();
+    return response;
+  }
   Response response = dispatch(request);
   // Nothing here is for caching, framing or guessing types (a Subject with <script> stays text).
   response.headers.emplace_back("Cache-Control", "no-store");

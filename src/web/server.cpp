@@ -13,6 +13,7 @@
 
 #include "common/async.hpp"
 #include "common/metrics.hpp"
+#include "web/static_files.hpp"
 
 namespace gatehouse::web {
 
@@ -113,6 +114,15 @@ void Server::start() {
   {
     std::lock_guard lock(mutex_);
     tls = tls_ != nullptr;
+  }
+  if (!listeners_.empty()) {
+    const auto directory = static_dir(config_()->web);
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(directory / "index.html", ec))
+      spdlog::info("web: the browser interface from {}", directory.string());
+    else
+      spdlog::warn("web: no browser interface at {} (not built: scripts/build.sh); the API works without it",
+                   directory.string());
   }
   for (auto& listener : listeners_) {
     spdlog::info("web: listening on {}://{}/", tls ? "https" : "http", listener->config.text);

@@ -361,7 +361,7 @@ def test_malformed_and_oversized_requests_get_json_4xx(web):
     client = Client(web.web_port)
     response = client.request("POST", "/api/v1/session", body="username=root", headers={"Content-Type": "text/plain"})
     assert response.status == 415
-    assert client.request("GET", "/no/such/page").status == 404
+    assert client.request("GET", "/api/v1/no/such/page").status == 404
     response = client.request("PUT", "/api/v1/messages")
     assert response.status == 405 and response.getheader("Allow") == "GET"
     assert "web: bad request from 127.0.0.1" in web.log()
