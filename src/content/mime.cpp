@@ -154,6 +154,10 @@ class Walker {
       out_.parts[index].multipart = true;
       check_end_boundary(object);
       const int count = g_mime_multipart_get_count(multipart);
+      // RFC 2046 §5.1.1: a multipart holds one or more body parts. None means GMime found no
+      // delimiter line it accepts (one followed by other text, a boundary past 70 characters),
+      // which other readers may still split on: content the checks do not see.
+      if (count == 0) add_anomaly(out_, "malformed_multipart");
       for (int i = 0; i < count; ++i) walk(g_mime_multipart_get_part(multipart, i), index, depth + 1);
     } else if (GMIME_IS_MESSAGE_PART(object)) {
       out_.parts[index].embedded_message = true;
@@ -201,6 +205,7 @@ class Walker {
       part.content_type = to_lower_ascii(text_or_empty(mime_type.get()));
       part.charset = to_lower_ascii(text_or_empty(g_mime_content_type_get_parameter(type, "charset")));
     }
+    if (GMIME_IS_PART(object) && content_type_invalid(object, part.content_type)) part.content_type = "text/plain";
     if (GMimeContentDisposition* disposition = g_mime_object_get_content_disposition(object))
       part.disposition = to_lower_ascii(text_or_empty(g_mime_content_disposition_get_disposition(disposition)));
     part.content_id = text_or_empty(g_mime_object_get_content_id(object));
@@ -208,6 +213,19 @@ class Walker {
     if (auto space = part.transfer_encoding.find_first_of(" \t;("); space != std::string::npos)
       part.transfer_encoding.resize(space);
     if (GMIME_IS_PART(object)) part.filename = text_or_empty(g_mime_part_get_filename(GMIME_PART(object)));
+  }
+
+  // RFC 2045 §5.2: a syntactically invalid Content-Type ("text", "text/", "foo") is to be read as
+  // the default, text/plain. GMime makes it application/octet-stream, which would take the text
+  // out of the content checks' sight; a field that really says application/octet-stream stays.
+  static bool content_type_invalid(GMimeObject* object, std::string_view parsed_type) {
+    if (parsed_type != "application/octet-stream") return false;
+    const char* raw = g_mime_object_get_header(object, "Content-Type");
+    if (!raw) return false;
+    std::string declared;
+    for (const char* c = raw; *c && *c != ';' && *c != '('; ++c)
+      if (!std::isspace(static_cast<unsigned char>(*c))) declared += static_cast<char>(std::tolower(static_cast<unsigned char>(*c)));
+    return declared != "application/octet-stream";
   }
 
   // RFC 2046 §5.1.1: a multipart ends with its close-delimiter "--boundary--". Its absence is
@@ -278,6 +296,19 @@ void collect_body_text(ParsedMessage& message) {
   if (!message.html.empty() && !any_plain) add_anomaly(message, "html_only");
 }
 
+GPtr<GMimeMessage> construct_message(std::string_view raw, ParsedMessage& result) {
+  GPtr<GMimeStream> stream(g_mime_stream_mem_new_with_buffer(raw.data(), raw.size()));
+  GPtr<GMimeParser> parser(g_mime_parser_new_with_stream(stream.get()));
+  GMimeParserOptions* options = g_mime_parser_options_new();
+  g_mime_parser_options_set_rfc2047_compliance_mode(options, GMIME_RFC_COMPLIANCE_LOOSE);
+  g_mime_parser_options_set_address_compliance_mode(options, GMIME_RFC_COMPLIANCE_LOOSE);
+  g_mime_parser_options_set_parameter_compliance_mode(options, GMIME_RFC_COMPLIANCE_LOOSE);
+  g_mime_parser_options_set_warning_callback(options, on_parser_warning, &result);
+  GPtr<GMimeMessage> message(g_mime_parser_construct_message(parser.get(), options));
+  g_mime_parser_options_free(options);
+  return message;
+}
+
 }  // namespace
 
 bool MimePart::is_attachment() const {
@@ -295,15 +326,19 @@ ParsedMessage parse_mime(std::string_view raw, const MimeLimits& limits) {
   initialise_gmime();
   ParsedMessage result;
 
-  GPtr<GMimeStream> stream(g_mime_stream_mem_new_with_buffer(raw.data(), raw.size()));
-  GPtr<GMimeParser> parser(g_mime_parser_new_with_stream(stream.get()));
-  GMimeParserOptions* options = g_mime_parser_options_new();
-  g_mime_parser_options_set_rfc2047_compliance_mode(options, GMIME_RFC_COMPLIANCE_LOOSE);
-  g_mime_parser_options_set_address_compliance_mode(options, GMIME_RFC_COMPLIANCE_LOOSE);
-  g_mime_parser_options_set_parameter_compliance_mode(options, GMIME_RFC_COMPLIANCE_LOOSE);
-  g_mime_parser_options_set_warning_callback(options, on_parser_warning, &result);
-  GPtr<GMimeMessage> message(g_mime_parser_construct_message(parser.get(), options));
-  g_mime_parser_options_free(options);
+  GPtr<GMimeMessage> message = construct_message(raw, result);
+  if (!message && !raw.empty()) {
+    // GMime gives up on a message that does not start with a header field (RFC 5322 §2.1). Mail
+    // readers still show such text, so it is read as a body without header fields and the content
+    // checks see it; the message is malformed, not unparsable.
+    std::string body_only = "\r\n";
+    body_only.append(raw);
+    message = construct_message(body_only, result);
+    if (message) {
+      add_anomaly(result, "no_header");
+      add_anomaly(result, "malformed_message");
+    }
+  }
   if (!message) {
     result.unparsable = true;
     add_anomaly(result, "unparsable");
