@@ -138,12 +138,29 @@ try {
   await page.locator("#message-subject").waitFor();
   done();
 
+  step = "pages by the API's cursor";
+  await page.goto(base + "/messages?limit=1");
+  const rows = page.locator("#message-table tbody tr");
+  await rows.first().waitFor();
+  check((await rows.count()) === 1, "one row on a page of one");
+  const newest = await rows.first().getAttribute("data-id");
+  await page.locator("#older").click();
+  await page.waitForURL((url) => url.searchParams.has("before"));
+  await page.locator(`#message-table tbody tr:not([data-id="${newest}"])`).waitFor();
+  const older = await rows.first().getAttribute("data-id");
+  check((await rows.count()) === 1 && older !== newest, "the next page has the next message");
+  await shot("06-paged-older");
+  await page.locator("#newest").click();
+  await page.locator(`#message-table tbody tr[data-id="${newest}"]`).waitFor();
+  check((await page.locator("#search-limit").inputValue()) === "1", "the page size stays");
+  done(`${newest} then ${older}`);
+
   step = "a Subject with markup is shown as text";
   await page.goto(base + "/messages?subject=" + encodeURIComponent("<script>"));
   const hostileLink = page.locator("#message-table a.subject-link", { hasText: hostile }).first();
   await hostileLink.waitFor();
   check((await hostileLink.textContent()) === hostile, "the link text is the Subject's characters");
-  await shot("06-hostile-in-log");
+  await shot("07-hostile-in-log");
   await hostileLink.click();
   await page.locator("#message-subject").waitFor();
   check((await page.locator("#message-subject").textContent()) === hostile, "the heading is the Subject's characters");
@@ -152,14 +169,14 @@ try {
   check((await page.locator("#app script").count()) === 0, "no <script> element in the page's content");
   await page.waitForTimeout(300);
   check(dialogs.length === 0, `dialogs: ${dialogs.join("; ")}`);
-  await shot("07-hostile-detail");
+  await shot("08-hostile-detail");
   done();
 
   step = "an empty search says so";
   await page.goto(base + "/messages?subject=" + encodeURIComponent("no such subject anywhere 7f3a"));
   await page.locator("#empty-state").waitFor();
   check(/no messages match/i.test((await page.locator("#empty-state").textContent()) ?? ""), "empty state text");
-  await shot("08-empty-search");
+  await shot("09-empty-search");
   done();
 
   step = "an error of the API is shown";
@@ -168,7 +185,7 @@ try {
   check(/cursor/.test((await page.locator("#search-error").textContent()) ?? ""), "the API's message");
   await page.goto(base + "/messages/NO-SUCH-ID");
   await page.locator("#detail-error").waitFor();
-  await shot("09-no-such-message");
+  await shot("10-no-such-message");
   done();
 
   step = "phone width: one column, nothing wider than the screen";
@@ -177,12 +194,12 @@ try {
   await page.locator("#message-table tbody tr").first().waitFor();
   let overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   check(overflow <= 1, `the log is ${overflow}px wider than the screen`);
-  await shot("10-phone-message-log");
+  await shot("11-phone-message-log");
   await page.goto(`${base}/messages/${id}`);
   await page.locator("#message-subject").waitFor();
   overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   check(overflow <= 1, `the detail is ${overflow}px wider than the screen`);
-  await shot("11-phone-message-detail");
+  await shot("12-phone-message-detail");
   await page.setViewportSize({ width: 1280, height: 900 });
   done();
 
@@ -191,7 +208,7 @@ try {
   await page.locator("form.login").waitFor();
   const after = await page.request.get(`${base}/api/v1/session`);
   check(after.status() === 401, `the session after logging out: ${after.status()}`);
-  await shot("12-logged-out");
+  await shot("13-logged-out");
   done();
 
   check(pageErrors.length === 0, `errors in the page: ${pageErrors.join("; ")}`);

@@ -1,10 +1,11 @@
 """The browser interface (web/, built into web/dist) served by the real daemon, and driven in a real
 browser: Debian's chromium under playwright-core (tests/browser/web_ui.mjs) logs in (a wrong
 password first), finds a message sent through the gateway in the same test by its subject, opens
-it and sees the score breakdown, sees a Subject of `<script>alert(1)</script>` as text with no
-dialog, and saves screenshots of every page under build/artifacts/screenshots/. Without a browser:
-the daemon's static file serving (Content-Type, Cache-Control, index.html for the interface's
-routes, no way out of the directory) and the start-up error for a [web] static_dir without files."""
+it and sees the score breakdown, pages through the log by the API's cursor, sees a Subject of
+`<script>alert(1)</script>` as text with no dialog, and saves screenshots of every page under
+build/artifacts/screenshots/. Without a browser: the daemon's static file serving (Content-Type,
+Cache-Control, index.html for the interface's routes, no way out of the directory) and the
+start-up error for a [web] static_dir without files."""
 import http.client
 import os
 import pathlib
@@ -184,7 +185,7 @@ def test_browser_login_log_detail_hostile_subject(smtp_sink, start_gatehouse, tm
     assert result.returncode == 0, f"browser test failed:\n{result.stdout}\n{result.stderr}\n--- daemon log:\n{gh.log()[-3000:]}"
     assert "all steps passed" in result.stdout
     shots = sorted(p.name for p in SCREENSHOTS.glob("*.png"))
-    assert {"01-login.png", "03-message-log.png", "05-message-detail.png", "07-hostile-detail.png",
-            "10-phone-message-log.png"} <= set(shots), shots
+    assert {"01-login.png", "03-message-log.png", "05-message-detail.png", "06-paged-older.png",
+            "08-hostile-detail.png", "11-phone-message-log.png", "12-phone-message-detail.png"} <= set(shots), shots
     # The daemon logged the wrong password the browser typed.
     assert 'web: login failed for user "root"' in gh.log()

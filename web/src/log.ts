@@ -17,6 +17,7 @@ const textFields: { name: string; label: string; placeholder: string; type?: str
   { name: "id", label: "Message ID", placeholder: "from a reply's (ID:…)" },
 ];
 const searchKeys = ["from", "to", "disposition", ...textFields.map((f) => f.name)];
+const pageSizes = ["50", "100", "200", "500"];
 
 function field(label: string, control: HTMLElement): HTMLElement {
   return el("div", { class: "field" }, el("label", { for: control.id }, label), control);
@@ -34,6 +35,15 @@ export async function logPage(app: App, main: HTMLElement): Promise<void> {
     el("option", { value: "" }, "Any"),
     Object.entries(dispositions).map(([value, label]) => el("option", { value, selected: params.get("disposition") === value }, label)),
   );
+  // Rows per page: the API's limit (1–500); the address may carry any size, the list offers four.
+  const limitValue = params.get("limit") ?? "";
+  const limit = el(
+    "select",
+    { id: "search-limit", name: "limit" },
+    [...new Set([...(limitValue && !pageSizes.includes(limitValue) ? [limitValue] : []), ...pageSizes])].map((size) =>
+      el("option", { value: size, selected: (limitValue || "50") === size }, size),
+    ),
+  );
   const inputs = textFields.map((f) =>
     el("input", { id: `search-${f.name}`, name: f.name, type: "search", placeholder: f.placeholder, value: params.get(f.name) ?? "", autocomplete: "off", spellcheck: "false" }),
   );
@@ -48,6 +58,7 @@ export async function logPage(app: App, main: HTMLElement): Promise<void> {
       field("Until", to),
       field("Disposition", disposition),
       textFields.map((f, i) => field(f.label, inputs[i])),
+      field("Per page", limit),
     ),
     el(
       "div",
@@ -62,6 +73,7 @@ export async function logPage(app: App, main: HTMLElement): Promise<void> {
     if (from.value) next.set("from", from.value);
     if (to.value) next.set("to", to.value);
     if (disposition.value) next.set("disposition", disposition.value);
+    if (limit.value && limit.value !== "50") next.set("limit", limit.value);
     textFields.forEach((f, i) => {
       const value = inputs[i].value.trim();
       if (value) next.set(f.name, value);
@@ -90,6 +102,7 @@ export async function logPage(app: App, main: HTMLElement): Promise<void> {
   }
   const before = params.get("before");
   if (before) query.set("before", before);
+  if (limitValue) query.set("limit", limitValue);
 
   let page: api.SearchPage;
   try {
