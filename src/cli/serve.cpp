@@ -122,17 +122,9 @@ int serve(const std::string& config_path) {
   gateway_ptr = &gateway;
   gateway.set_classifier(learner.get());
   gateway.set_ocr(ocr.get());
-  smtp::Server server(io, workers, gateway);
-  if (auto bound = server.bind(*config); !bound) {
-    spdlog::critical("{}", bound.error().message);
-    return 1;
-  }
-  if (auto tls = server.load_tls(*config); !tls) {
-    spdlog::critical("{}", tls.error().message);
-    return 1;
-  }
   // The web administration (src/web): HTTP server and JSON API on the first io_context; its
-  // blocking work (store queries, password hashing) on a small pool of its own.
+  // blocking work (store queries, password hashing) on a small pool of its own. Bound before
+  // SMTP, so that the SMTP port, once it answers, is served by a daemon about to drop privileges.
   web::Api api(**store, [&gateway] { return gateway.config(); });
   web::Server web_server(io, api, [&gateway] { return gateway.config(); });
   if (auto bound = web_server.bind(*config); !bound) {
@@ -146,6 +138,15 @@ int serve(const std::string& config_path) {
   auto queue_depth = metrics::registry().gauge_callback(
       "gatehouse_queue_depth", "Messages in the delivery queue (spooled, waiting for their back-end)",
       [&queue] { return static_cast<double>(queue.size()); });
+  smtp::Server server(io, workers, gateway);
+  if (auto bound = server.bind(*config); !bound) {
+    spdlog::critical("{}", bound.error().message);
+    return 1;
+  }
+  if (auto tls = server.load_tls(*config); !tls) {
+    spdlog::critical("{}", tls.error().message);
+    return 1;
+  }
   if (auto dropped = drop_privileges(*config); !dropped) {
     spdlog::critical("{}", dropped.error().message);
     return 1;
