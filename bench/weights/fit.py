@@ -56,6 +56,9 @@ import runner_gatehouse  # noqa: E402
 INCLUDE_FILE = ROOT / "src" / "config" / "fitted_weights.inc"
 TABLE_FILE = ROOT / "docs" / "weights.md"
 TAG, REJECT = 5.0, 10.0
+# The refinement may not bring more training ham this close to the reject line than the regression
+# did: held-out ham vary, and a rejected ham is the one mistake a gateway must not make.
+REJECT_MARGIN = 2.0
 # Findings that are evidence of legitimacy: fitted at or below 0. Every other finding at or above 0.
 HAM_SIGNS = {("classifier", "ham_95"), ("classifier", "ham_99"), ("spf", "pass_aligned")}
 # Findings this corpus cannot teach: its mail is from 2002-2005, so every Date is "past" against
@@ -252,6 +255,7 @@ class Rates:
     ham_rejected: int
     spam_caught: int
     spam_rejected: int
+    ham_near_reject: int = 0     # ham within REJECT_MARGIN of the reject line
 
     def percent(self, part: int, whole: int) -> float:
         return 100.0 * part / whole if whole else 0.0
@@ -290,6 +294,22 @@ def make_monotone(data: Dataset, points: list) -> list:
     return points
 
 
+def push_chain(data: Dataset, points: list, moved: int) -> list:
+    """After points[moved] changed: the bands after it in its chain rise to it at least, those
+    before it fall to it at most, so that the chain stays in order (a band moved up carries the
+    surer bands with it)."""
+    points = list(points)
+    for columns in ordered_columns(data):
+        if moved not in columns:
+            continue
+        at = columns.index(moved)
+        for c in columns[at + 1:]:
+            points[c] = max(points[c], points[moved])
+        for c in columns[:at]:
+            points[c] = min(points[c], points[moved])
+    return points
+
+
 def is_monotone(data: Dataset, points: list) -> bool:
     return all(points[a] <= points[b] for columns in ordered_columns(data) for a, b in zip(columns, columns[1:]))
 
@@ -306,6 +326,7 @@ def rates(data: Dataset, points: list) -> Rates:
             r.ham += 1
             r.ham_tagged += score >= TAG
             r.ham_rejected += score >= REJECT
+            r.ham_near_reject += score >= REJECT - REJECT_MARGIN
     return r
 
 
@@ -335,36 +356,39 @@ def within_budget(r: Rates, max_ham_tagged: float) -> bool:
 def refine(data: Dataset, w: list, points: list, cap: float, ham_cap: float,
            max_ham_tagged: float) -> tuple[list, Rates]:
     """Local search from the scaled fit: move one finding's points at a time (steps of 0.1 to 1)
-    while that catches or rejects more spam within the same false-positive budget (never merely to
+    while that catches more spam (then: rejects more) within the same false-positive budget and
+    with no more training ham near the reject line (REJECT_MARGIN) than the fit had (never merely to
     shrink: a sign the training split did not need still counts on mail it never saw); among moves
     that gain as much, the one with the smaller points. Bounded by the directions and caps; a
     finding the regression found no evidence in (|log-odds| < 0.05) stays at its fitted points."""
     points = list(points)
     best = rates(data, points)
-    value = best.spam_caught + best.spam_rejected
+    value = (best.spam_caught, best.spam_rejected)
+    near_reject = best.ham_near_reject
+    bounds = [(-ham_cap, 0.0) if f in HAM_SIGNS else (0.0, cap) for f in data.features]
     for _ in range(20):
         improved = False
         for c, feature in enumerate(data.features):
             if abs(w[c]) < 0.05:
                 continue
-            low, high = (-ham_cap, 0.0) if feature in HAM_SIGNS else (0.0, cap)
+            low, high = bounds[c]
             choice = None
             for delta in (-1.0, -0.5, -0.2, -0.1, 0.1, 0.2, 0.5, 1.0):
                 candidate = round(min(high, max(low, points[c] + delta)), 1)
                 if candidate == points[c]:
                     continue
-                trial = points[:c] + [candidate] + points[c + 1:]
-                if not is_monotone(data, trial):
+                trial = push_chain(data, points[:c] + [candidate] + points[c + 1:], c)
+                if any(not (lo <= v <= hi) for v, (lo, hi) in zip(trial, bounds)):
                     continue
                 r = rates(data, trial)
-                if not within_budget(r, max_ham_tagged):
+                if not within_budget(r, max_ham_tagged) or r.ham_near_reject > near_reject:
                     continue
-                gain = r.spam_caught + r.spam_rejected
+                gain = (r.spam_caught, r.spam_rejected)
                 if gain > value and (choice is None or gain > choice[0]
-                                     or (gain == choice[0] and abs(candidate) < abs(choice[1]))):
-                    choice = (gain, candidate, r)
+                                     or (gain == choice[0] and abs(candidate) < abs(choice[1][c]))):
+                    choice = (gain, trial, r)
             if choice:
-                value, points[c], best = choice
+                value, points, best = choice
                 improved = True
         if not improved:
             break
@@ -434,7 +458,11 @@ def main(argv: list[str]) -> int:
                              "reject alone, when no training ham is rejected by it)")
     parser.add_argument("--ham-cap", type=float, default=4.0,
                         help="most points one sign of ham may take off (so one learned sign cannot hide the rest)")
-    parser.add_argument("--max-ham-tagged", type=float, default=0.3, help="percent of training ham")
+    parser.add_argument("--max-ham-tagged", type=float, default=1.0,
+                        help="percent of training ham that may reach the tag line. The out-of-fold "
+                             "classifier learned a quarter less than the shipped one and puts more ham in "
+                             "its middle bands than the shipped one does, so this is looser than the "
+                             "0.5 %% the held-out split is held to (bench/accuracy measures that)")
     parser.add_argument("--write", action="store_true", help="write fitted_weights.inc and docs/weights.md")
     args = parser.parse_args(argv)
 
