@@ -650,6 +650,9 @@ timeout = "3s"
 backend_pool_size = 128
 # sender_verify's callouts go to the sender domain's MX (127.0.0.1) on this port: the smtp-sink
 outbound_port = {sink_port}
+# No administration listener: the benchmark measures mail, and 127.0.0.1:8080 may be taken.
+[web]
+enabled = false
 [[domain]]
 name = "{RCPT_DOMAIN}"
 backend = "smtp:{LOOPBACK}:{sink_port}"
