@@ -10,18 +10,6 @@
 namespace gatehouse::cli {
 namespace {
 
-std::unique_ptr<Store> open_state(const std::string& config_path) {
-  auto config = load_or_report(config_path);
-  if (!config) throw ExitCode{2};
-  std::error_code ec;
-  std::filesystem::create_directories(config->state_dir, ec);
-  auto store = open_sqlite_store(config->database_path().string());
-  if (!store) {
-    std::cerr << "gatehouse: " << store.error().message << "\n";
-    throw ExitCode{2};
-  }
-  return std::move(*store);
-}
 
 int report(const Status& status, const std::string& done) {
   if (!status) {
@@ -65,21 +53,21 @@ void add_admin_commands(CLI::App& app) {
         std::cerr << "gatehouse domain add: --tag-threshold must not exceed --reject-threshold\n";
         throw ExitCode{2};
       }
-      throw ExitCode{report(open_state(*config)->put_domain(*stored), "domain " + stored->name + " saved")};
+      throw ExitCode{report(open_state_or_exit(*config)->put_domain(*stored), "domain " + stored->name + " saved")};
     });
     auto name = std::make_shared<std::string>();
     auto* remove = domain->add_subcommand("remove", "Remove a domain added at run time");
     remove->add_option("--config,-c", *config, "Configuration file")->capture_default_str();
     remove->add_option("name", *name, "Domain name")->required();
     remove->callback([config, name] {
-      throw ExitCode{report(open_state(*config)->remove_domain(smtp::to_lower_ascii(*name)), "domain " + *name + " removed")};
+      throw ExitCode{report(open_state_or_exit(*config)->remove_domain(smtp::to_lower_ascii(*name)), "domain " + *name + " removed")};
     });
     auto* list = domain->add_subcommand("list", "List domains (configuration file and state database)");
     list->add_option("--config,-c", *config, "Configuration file")->capture_default_str();
     list->callback([config] {
       auto loaded = load_or_report(*config);
       if (!loaded) throw ExitCode{2};
-      auto store = open_state(*config);
+      auto store = open_state_or_exit(*config);
       std::cout << fmt::format("{:<30} {:<36} {:<10} {:>5} {:>6}  {}\n", "DOMAIN", "BACKEND", "RECIPIENTS", "TAG", "REJECT", "SOURCE");
       auto mode = [](RecipientValidation v) {
         return v == RecipientValidation::list ? "list" : v == RecipientValidation::backend ? "backend" : "any";
@@ -101,7 +89,7 @@ void add_admin_commands(CLI::App& app) {
     add->add_option("--config,-c", *config, "Configuration file")->capture_default_str();
     add->add_option("address", *addresses, "Address(es)")->required();
     add->callback([config, addresses] {
-      auto store = open_state(*config);
+      auto store = open_state_or_exit(*config);
       int failures = 0;
       for (auto& a : *addresses) {
         auto parsed = smtp::parse_mailbox(a, true);
@@ -118,7 +106,7 @@ void add_admin_commands(CLI::App& app) {
     remove->add_option("--config,-c", *config, "Configuration file")->capture_default_str();
     remove->add_option("address", *addresses, "Address(es)")->required();
     remove->callback([config, addresses] {
-      auto store = open_state(*config);
+      auto store = open_state_or_exit(*config);
       int failures = 0;
       for (auto& a : *addresses) failures += report(store->remove_address(smtp::to_lower_ascii(a)), "removed " + a);
       throw ExitCode{failures ? 1 : 0};
@@ -133,7 +121,7 @@ void add_admin_commands(CLI::App& app) {
       for (auto& d : loaded->domains)
         if (domain->empty() || d.name == *domain)
           for (auto& a : d.addresses) std::cout << a << "  (config)\n";
-      for (auto& a : open_state(*config)->addresses(*domain)) std::cout << a << "\n";
+      for (auto& a : open_state_or_exit(*config)->addresses(*domain)) std::cout << a << "\n";
       throw ExitCode{0};
     });
   }

@@ -2,12 +2,17 @@
 // address), each a function that takes its parsed options and returns the process exit code.
 #pragma once
 #include <CLI/CLI.hpp>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/result.hpp"
 #include "config/config.hpp"
+
+namespace gatehouse {
+class Store;
+}
 
 namespace gatehouse::cli {
 
@@ -22,6 +27,9 @@ std::string default_config_path();
 
 // Loads the configuration named by --config, printing the error (file:line: key: …) on failure.
 std::optional<Config> load_or_report(const std::string& path);
+// The state database of the configuration at `path` (its state_dir created if need be); on an
+// error, reports it and throws ExitCode{2}.
+std::unique_ptr<Store> open_state_or_exit(const std::string& config_path);
 
 // Registers each group of subcommands on the application.
 void add_serve_command(CLI::App& app);

@@ -18,18 +18,6 @@
 namespace gatehouse::cli {
 namespace {
 
-std::unique_ptr<Store> open_users(const std::string& config_path) {
-  auto config = load_or_report(config_path);
-  if (!config) throw ExitCode{2};
-  std::error_code ec;
-  std::filesystem::create_directories(config->state_dir, ec);
-  auto store = open_sqlite_store(config->database_path().string());
-  if (!store) {
-    std::cerr << "gatehouse: " << store.error().message << "\n";
-    throw ExitCode{2};
-  }
-  return std::move(*store);
-}
 
 std::string who_runs_this() {
   struct passwd* pw = ::getpwuid(::geteuid());
@@ -104,7 +92,7 @@ int add_user(const std::string& config_path, const AddOptions& options) {
     }
     user.domains.push_back(name);
   }
-  auto store = open_users(config_path);
+  auto store = open_state_or_exit(config_path);
   if (store->find_user(user.name)) {
     std::cerr << "gatehouse admin add: user " << user.name << " already exists (remove it first to change it)\n";
     return 1;
@@ -132,7 +120,7 @@ int add_user(const std::string& config_path, const AddOptions& options) {
 }
 
 int list_users(const std::string& config_path) {
-  auto store = open_users(config_path);
+  auto store = open_state_or_exit(config_path);
   auto users = store->users();
   if (users.empty()) {
     std::cout << "No users. Add the first administrator with: gatehouse admin add NAME\n";
@@ -146,7 +134,7 @@ int list_users(const std::string& config_path) {
 }
 
 int remove_user(const std::string& config_path, const std::string& name) {
-  auto store = open_users(config_path);
+  auto store = open_state_or_exit(config_path);
   if (auto removed = store->remove_user(name); !removed) {
     std::cerr << "gatehouse admin remove: " << removed.error().message << "\n";
     return 1;

@@ -11,8 +11,8 @@
 #include <algorithm>
 #include <charconv>
 #include <ctime>
-#include <regex>
 
+#include "common/time_text.hpp"
 #include "content/headers.hpp"
 #include "store/record_json.hpp"
 #include "web/static_files.hpp"
@@ -58,50 +58,12 @@ std::optional<std::int64_t> parse_integer(std::string_view text) {
   return value;
 }
 
-// A time in a query: milliseconds since the epoch, RFC 3339 ("2026-11-23T10:14:00Z", an offset, or
-// no zone = UTC), a date ("2026-11-23", UTC midnight), or relative to now ("-2h", "-30m", "-7d").
+// A time in a query (common/time_text.hpp), as a program sends it: milliseconds since the epoch
+// allowed, and a time without a zone is UTC.
 std::optional<Clock::time_point> parse_time(const std::string& text) {
-  using namespace std::chrono;
-  if (auto number = parse_integer(text); number && *number >= 0)
-    return Clock::time_point(duration_cast<Clock::duration>(milliseconds(*number)));
-  static const std::regex relative(R"(^-(\d{1,6})([smhdw])$)");
-  std::smatch m;
-  if (std::regex_match(text, m, relative)) {
-    long long n = std::stoll(m[1]);
-    char unit = m[2].str()[0];
-    seconds amount = unit == 's' ? seconds(n) : unit == 'm' ? minutes(n) : unit == 'h' ? hours(n)
-                   : unit == 'd' ? hours(24 * n) : hours(24 * 7 * n);
-    return Clock::now() - amount;
-  }
-  static const std::regex absolute(
-      R"(^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?(Z|z|[+-]\d{2}:?\d{2})?$)");
-  if (!std::regex_match(text, m, absolute)) return std::nullopt;
-  std::tm tm{};
-  tm.tm_year = std::stoi(m[1]) - 1900;
-  tm.tm_mon = std::stoi(m[2]) - 1;
-  tm.tm_mday = std::stoi(m[3]);
-  tm.tm_hour = m[4].matched ? std::stoi(m[4]) : 0;
-  tm.tm_min = m[5].matched ? std::stoi(m[5]) : 0;
-  tm.tm_sec = m[6].matched ? std::stoi(m[6]) : 0;
-  if (tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
-    return std::nullopt;
-  std::time_t t = timegm(&tm);
-  if (m[8].matched) {
-    std::string zone = m[8];
-    if (zone != "Z" && zone != "z") {
-      int sign = zone[0] == '-' ? -1 : 1;
-      std::string digits;
-      for (char c : zone.substr(1))
-        if (c != ':') digits += c;
-      t -= sign * (std::stoi(digits.substr(0, 2)) * 3600 + std::stoi(digits.substr(2, 2)) * 60);
-    }
-  }
-  auto time = Clock::from_time_t(t);
-  if (m[7].matched) {
-    std::string fraction = m[7].str() + "000";
-    time += milliseconds(std::stoi(fraction.substr(0, 3)));
-  }
-  return time;
+  auto time = parse_time_text(text, {UnzonedTime::utc, true});
+  if (!time) return std::nullopt;
+  return *time;
 }
 
 // A page cursor: "<milliseconds>.<id>" of the last row of the previous page.
