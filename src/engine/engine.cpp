@@ -228,8 +228,10 @@ boost::asio::awaitable<Verdict> Engine::judge_message(checks::CheckContext& cont
 }
 
 bool Engine::needs_content(const FilterPolicy& policy) const {
+  // A check that only feeds others (ocr) is no reason to build the analysis on its own: it runs
+  // only when a check it feeds does, and those read the content themselves.
   for (const auto& check : checks_)
-    if (check->reads_content() && policy.check(check->name()).enabled) return true;
+    if (check->reads_content() && check->feeds().empty() && policy.check(check->name()).enabled) return true;
   return false;
 }
 

@@ -295,3 +295,24 @@ TEST(Engine, ReplyTextsUsePolicyTemplates) {
 
 }  // namespace
 }  // namespace gatehouse
+
+namespace gatehouse {
+namespace {
+
+// The built-in checks: the content analysis is built for a check that reads it, not for the OCR
+// check alone (it only feeds watch_words and classifier, which read the content themselves) — a
+// plain gateway with every content check off must not parse every message.
+TEST(EngineContent, OcrAloneDoesNotNeedTheAnalysis) {
+  engine::Engine engine;
+  auto config = parse_config("[server]\nlisten = [\"127.0.0.1:2525\"]\n", "test.toml");
+  ASSERT_TRUE(config) << config.error().message;
+  FilterPolicy policy = config->policy;
+  for (auto& [name, settings] : policy.checks) settings.enabled = false;
+  policy.checks["ocr"].enabled = true;
+  EXPECT_FALSE(engine.needs_content(policy));
+  policy.checks["watch_words"].enabled = true;
+  EXPECT_TRUE(engine.needs_content(policy));
+}
+
+}  // namespace
+}  // namespace gatehouse
