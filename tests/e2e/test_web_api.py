@@ -14,7 +14,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import build_message, make_self_signed_cert, send_message, wait_until
+from conftest import build_message, make_self_signed_cert, send_message, wait_for_port, wait_until
 
 PASSWORD = "correct horse battery"
 EVE_PASSWORD = "eve's long password"
@@ -74,17 +74,9 @@ def web(smtp_sink, start_gatehouse, tmp_path):
     gh.cli("admin", "add", "root", "--password-file", str(password_file))
     # The password on standard input (not a terminal) works too.
     gh.cli("admin", "add", "eve", "--domain", "other.test", input=(EVE_PASSWORD + "\n").encode())
-    wait_until(lambda: _listening(gh.web_port), timeout=10, message="web listener")
+    wait_for_port(gh.web_port, timeout=10)
     gh.sink = sink
     return gh
-
-
-def _listening(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def openapi_operations(client):
@@ -379,7 +371,7 @@ def test_https_when_a_certificate_is_configured(smtp_sink, start_gatehouse, tmp_
     gh = start_gatehouse([{"name": "example.test", "backend": f"smtp:127.0.0.1:{sink.port}", "recipients": "any"}],
                          sections={"web": {"tls_certificate": str(cert), "tls_key": str(key)}})
     gh.cli("admin", "add", "root", input=(PASSWORD + "\n").encode())
-    wait_until(lambda: _listening(gh.web_port), timeout=10, message="web listener")
+    wait_for_port(gh.web_port, timeout=10)
     context = ssl.create_default_context(cafile=str(cert))
     context.check_hostname = False
     connection = http.client.HTTPSConnection("127.0.0.1", gh.web_port, context=context, timeout=20)
@@ -400,7 +392,7 @@ def test_connection_cap(smtp_sink, start_gatehouse):
     sink = smtp_sink()
     gh = start_gatehouse([{"name": "example.test", "backend": f"smtp:127.0.0.1:{sink.port}", "recipients": "any"}],
                          sections={"web": {"max_connections": 2, "read_timeout": "5s"}})
-    wait_until(lambda: _listening(gh.web_port), timeout=10, message="web listener")
+    wait_for_port(gh.web_port, timeout=10)
     time.sleep(0.3)  # the probe's connection has ended
     idle = [socket.create_connection(("127.0.0.1", gh.web_port), timeout=10) for _ in range(2)]
     try:

@@ -15,21 +15,13 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, send_message, wait_until
+from conftest import ROOT, send_message, wait_for_port
 
 PASSWORD = "correct horse battery"
 WEB = ROOT / "web"
 DIST = WEB / "dist"
 SCREENSHOTS = ROOT / "build" / "artifacts" / "screenshots"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-
-
-def _listening(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def raw_get(port, target, method="GET", headers=()):
@@ -69,7 +61,7 @@ def test_static_files_served_with_types_caching_and_no_traversal(smtp_sink, star
     sink = smtp_sink()
     gh = start_gatehouse([{"name": "example.test", "backend": f"smtp:127.0.0.1:{sink.port}", "recipients": "any"}],
                          sections={"web": {"static_dir": str(site)}})
-    wait_until(lambda: _listening(gh.web_port), timeout=10, message="web listener")
+    wait_for_port(gh.web_port, timeout=10)
     port = gh.web_port
     assert f"web: the browser interface from {site}" in gh.log()
 
@@ -160,7 +152,7 @@ def test_browser_login_log_detail_hostile_subject(smtp_sink, start_gatehouse, tm
     password_file = tmp_path / "root.password"
     password_file.write_text(PASSWORD + "\n")
     gh.cli("admin", "add", "root", "--password-file", str(password_file))
-    wait_until(lambda: _listening(gh.web_port), timeout=10, message="web listener")
+    wait_for_port(gh.web_port, timeout=10)
 
     subject = f"Invoice 4711 for order {os.getpid()}"
     hostile = "<script>alert(1)</script>"

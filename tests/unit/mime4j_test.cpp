@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include "mime_test_support.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
@@ -441,14 +443,7 @@ TEST(Mime4j, CorpusAgreesWithMime4jsExpectedParses) {
 
 // What the comparison above found wrong in the MIME reader, fixed in content/mime.cpp.
 namespace {
-std::string crlf(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '\n') out += "\r\n";
-    else out += c;
-  }
-  return out;
-}
+using gatehouse::test::crlf;
 }  // namespace
 
 // RFC 2045 §5.2: an invalid Content-Type is read as text/plain (GMime alone says

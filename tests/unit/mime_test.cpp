@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "mime_test_support.hpp"
+
 #include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
@@ -16,14 +18,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string crlf(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '\n') out += "\r\n";
-    else out += c;
-  }
-  return out;
-}
+using gatehouse::test::crlf;
 
 std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
