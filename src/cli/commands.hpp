@@ -43,6 +43,5 @@ void add_learn_commands(CLI::App& app);       // learn, classify (the adaptive c
 
 // Parses "2026-11-23T10:14[:00][Z|+01:00]", "2026-11-23", "now", "-2h" / "-30m" / "-7d" (ago).
 Result<std::chrono::system_clock::time_point> parse_time(const std::string& text);
-std::string format_time(std::chrono::system_clock::time_point when);
 
 }  // namespace gatehouse::cli

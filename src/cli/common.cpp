@@ -45,13 +45,4 @@ Result<std::chrono::system_clock::time_point> parse_time(const std::string& text
   return parse_time_text(text, {UnzonedTime::local, false});
 }
 
-std::string format_time(std::chrono::system_clock::time_point when) {
-  std::time_t t = std::chrono::system_clock::to_time_t(when);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buffer[64];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%d %H:%M:%S", &tm);
-  return buffer;
-}
-
 }  // namespace gatehouse::cli

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "common/time_text.hpp"
 #include "store/record_json.hpp"
 #include "store/store.hpp"
 
@@ -74,7 +75,7 @@ int search(SearchOptions& options) {
     std::string to = r.recipients.empty() ? (r.rejected_recipients.empty() ? "" : r.rejected_recipients.front())
                                           : fmt::format("{}", fmt::join(r.recipients, ","));
     std::string about = r.reason.empty() ? r.subject : r.reason + (r.subject.empty() ? "" : ": " + r.subject);
-    std::cout << fmt::format("{:<14} {:<19} {:<15} {:<28} {:<28} {:<10} {:<9} {}\n", r.id, format_time(r.time), r.client_ip,
+    std::cout << fmt::format("{:<14} {:<19} {:<15} {:<28} {:<28} {:<10} {:<9} {}\n", r.id, format_local_time(r.time), r.client_ip,
                              shorten(r.mail_from.empty() ? "<>" : r.mail_from, 28), shorten(to, 28), r.disposition,
                              r.delivery_status, shorten(about, 60));
   }
@@ -105,7 +106,7 @@ int show(const std::string& config_path, const std::string& id, bool raw, bool j
   }
   auto& r = *record;
   std::cout << fmt::format("ID:          {}\nTime:        {}\nDirection:   {}\nClient:      {} ({}) HELO {}\nTLS:         {}\n",
-                           r.id, format_time(r.time), r.direction, r.client_ip, r.client_ptr.empty() ? "no PTR" : r.client_ptr,
+                           r.id, format_local_time(r.time), r.direction, r.client_ip, r.client_ptr.empty() ? "no PTR" : r.client_ptr,
                            r.helo, r.tls.empty() ? "no" : r.tls);
   std::cout << fmt::format("Sender:      <{}>\nRecipients:  {}\n", r.mail_from, fmt::join(r.recipients, ", "));
   for (auto& rejected : r.rejected_recipients) std::cout << "Refused:     " << rejected << "\n";

@@ -13,6 +13,7 @@
 
 #include "classifier/learner.hpp"
 #include "cli/commands.hpp"
+#include "common/time_text.hpp"
 #include "delivery/queue.hpp"
 #include "delivery/spool.hpp"
 #include "dns/resolver.hpp"
@@ -169,8 +170,8 @@ int replay(const ReplayOptions& options) {
     if (page.size() < query.limit) break;
   }
   std::reverse(selected.begin(), selected.end());
-  std::cout << fmt::format("replay: {} message(s) between {} and {}{}\n", selected.size(), format_time(*since),
-                           format_time(*until), options.domain.empty() ? "" : " for " + options.domain);
+  std::cout << fmt::format("replay: {} message(s) between {} and {}{}\n", selected.size(), format_local_time(*since),
+                           format_local_time(*until), options.domain.empty() ? "" : " for " + options.domain);
   if (options.dry_run) return 0;
   std::size_t done = 0, failed = 0;
   for (auto& record : selected) {
@@ -201,7 +202,7 @@ int queue_list(const std::string& config_path) {
     }
     auto& e = loaded->first;
     std::cout << fmt::format("{:<15} {:<19} {:>8} {:<30} {} → {}\n", id,
-                             format_time(Clock::time_point(std::chrono::milliseconds(e.queued_at_ms))), e.attempts,
+                             format_local_time(Clock::time_point(std::chrono::milliseconds(e.queued_at_ms))), e.attempts,
                              e.mail_from.empty() ? "<>" : e.mail_from, fmt::join(e.recipients, ", "), e.backend);
   }
   std::cout << fmt::format("{} message(s) queued\n", ids.size());

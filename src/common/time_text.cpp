@@ -69,4 +69,13 @@ Result<std::chrono::system_clock::time_point> parse_time_text(std::string_view v
   return time;
 }
 
+std::string format_local_time(std::chrono::system_clock::time_point when) {
+  std::time_t t = std::chrono::system_clock::to_time_t(when);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buffer[64];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%d %H:%M:%S", &tm);
+  return buffer;
+}
+
 }  // namespace gatehouse

@@ -5,6 +5,7 @@
 // ("2026-11-23", midnight); and, where the caller allows it, milliseconds since the Unix epoch.
 #pragma once
 #include <chrono>
+#include <string>
 #include <string_view>
 
 #include "common/result.hpp"
@@ -21,5 +22,8 @@ struct TimeTextOptions {
 };
 
 Result<std::chrono::system_clock::time_point> parse_time_text(std::string_view text, TimeTextOptions options = {});
+
+// "2026-11-23 10:14:05" in the local time zone: how the command line and the log's JSON show a time.
+std::string format_local_time(std::chrono::system_clock::time_point when);
 
 }  // namespace gatehouse

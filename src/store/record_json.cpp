@@ -4,23 +4,15 @@
 #include <boost/json.hpp>
 #include <ctime>
 
+#include "common/time_text.hpp"
+
 namespace gatehouse {
-namespace {
-std::string local_time_text(Clock::time_point when) {
-  std::time_t t = Clock::to_time_t(when);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buffer[64];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%d %H:%M:%S", &tm);
-  return buffer;
-}
-}  // namespace
 
 boost::json::object record_to_json(const TransactionRecord& r) {
   boost::json::object o;
   o["id"] = r.id;
   o["time"] = std::chrono::duration_cast<std::chrono::milliseconds>(r.time.time_since_epoch()).count();
-  o["time_text"] = local_time_text(r.time);
+  o["time_text"] = format_local_time(r.time);
   o["client_ip"] = r.client_ip;
   o["client_ptr"] = r.client_ptr;
   o["helo"] = r.helo;
