@@ -125,7 +125,8 @@ int serve(const std::string& config_path) {
   // The web administration (src/web): HTTP server and JSON API on the first io_context; its
   // blocking work (store queries, password hashing) on a small pool of its own. Bound before
   // SMTP, so that the SMTP port, once it answers, is served by a daemon about to drop privileges.
-  web::Api api(**store, [&gateway] { return gateway.config(); });
+  web::Api api(**store, [&gateway] { return gateway.config(); }, metrics::registry(),
+               web::ApiServices{&queue, &gateway, learner.get()});
   web::Server web_server(io, api, [&gateway] { return gateway.config(); });
   if (auto bound = web_server.bind(*config); !bound) {
     spdlog::critical("{}", bound.error().message);

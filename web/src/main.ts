@@ -1,16 +1,12 @@
 // gatehouse web administration: a single page with client-side routes (History API), served by
 // the daemon from web/dist; every route that is not /api/… gets index.html, so a reload or a
-// bookmarked /messages/ID works.
-//   /login            the login form
-//   /messages         the message log (its search in the query string)
-//   /messages/ID      one message
+// bookmarked /messages/ID works. /login is the login form; the other pages are listed in pages.ts.
 import "./style.css";
 import * as api from "./api";
 import { el, replace } from "./dom";
 import { timeZone } from "./format";
 import { loginPage } from "./login";
-import { logPage } from "./log";
-import { detailPage } from "./detail";
+import { homePath, pages } from "./pages";
 
 export interface App {
   session: api.Session | null;
@@ -64,8 +60,17 @@ function header(session: api.Session): HTMLElement {
   return el(
     "header",
     { class: "top" },
-    el("a", { href: "/messages", class: "brand", "data-link": true }, "gatehouse"),
-    el("nav", { "aria-label": "Main" }, el("a", { href: "/messages", "data-link": true }, "Message log")),
+    el("a", { href: homePath, class: "brand", "data-link": true }, "gatehouse"),
+    el(
+      "nav",
+      { "aria-label": "Main" },
+      ...pages
+        .filter((page) => page.nav && (!page.adminOnly || session.role === "admin"))
+        .map((page) => {
+          const current = location.pathname === page.nav!.href || location.pathname.startsWith(page.nav!.href + "/");
+          return el("a", { href: page.nav!.href, "data-link": true, ...(current ? { "aria-current": "page" } : {}) }, page.nav!.label);
+        }),
+    ),
     el(
       "div",
       { class: "user" },
@@ -100,18 +105,24 @@ async function render(): Promise<void> {
   }
   if (path === "/login" || path === "/" || path === "") {
     const next = new URLSearchParams(location.search).get("next");
-    history.replaceState(null, "", next && next.startsWith("/") && !next.startsWith("//") ? next : "/messages");
+    history.replaceState(null, "", next && next.startsWith("/") && !next.startsWith("//") ? next : homePath);
     return render();
   }
   const main = el("main", { class: "page", id: "main" });
   replace(root, header(app.session), main, el("footer", { class: "foot" }, `Times are shown in your time zone (${timeZone}).`));
-  const detail = /^\/messages\/([^/]+)$/.exec(path);
-  if (path === "/messages") await logPage(app, main);
-  else if (detail) await detailPage(app, main, decodeURIComponent(detail[1]));
-  else {
-    document.title = "Not found · gatehouse";
-    replace(main, el("h1", null, "Page not found"), el("p", null, el("a", { href: "/messages", "data-link": true }, "Go to the message log")));
+  for (const page of pages) {
+    const match = typeof page.path === "string" ? (page.path === path ? [path] : null) : page.path.exec(path);
+    if (!match) continue;
+    if (page.adminOnly && app.session.role !== "admin") {
+      document.title = "Not allowed · gatehouse";
+      replace(main, el("h1", null, "Not allowed here"), el("p", null, "This page is for administrators only."));
+      return;
+    }
+    await page.render(app, main, ...match.slice(1).map((part) => decodeURIComponent(part)));
+    return;
   }
+  document.title = "Not found · gatehouse";
+  replace(main, el("h1", null, "Page not found"), el("p", null, el("a", { href: homePath, "data-link": true }, "Go to the first page")));
 }
 
 // Links within the interface change the route without reloading the page.

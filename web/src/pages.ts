@@ -1,0 +1,24 @@
+// The interface's pages: each a route (a path pattern), its place in the main navigation (if any)
+// and the function that renders it into <main>. main.ts routes by this table; a new page is one
+// file of its own and one entry here.
+import type { App } from "./main";
+import { logPage } from "./log";
+import { detailPage } from "./detail";
+
+export interface Page {
+  // The path: a string matches exactly; a RegExp's groups (decoded) are passed to render.
+  path: string | RegExp;
+  // The label in the main navigation, and the path it links to; none: not in the navigation.
+  nav?: { label: string; href: string };
+  // Only for administrators (domain administrators get "not allowed here").
+  adminOnly?: boolean;
+  render(app: App, main: HTMLElement, ...params: string[]): Promise<void>;
+}
+
+export const pages: Page[] = [
+  { path: "/messages", nav: { label: "Message log", href: "/messages" }, render: (app, main) => logPage(app, main) },
+  { path: /^\/messages\/([^/]+)$/, render: (app, main, id) => detailPage(app, main, id) },
+];
+
+// The first page after logging in.
+export const homePath = "/messages";
