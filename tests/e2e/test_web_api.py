@@ -109,7 +109,8 @@ def test_openapi_lists_the_routes_and_nothing_is_open_without_login(web):
     listed = {(method, path) for method, path, _ in operations}
     assert {("POST", "/api/v1/session"), ("GET", "/api/v1/session"), ("DELETE", "/api/v1/session"),
             ("GET", "/api/v1/messages"), ("GET", "/api/v1/messages/{id}"), ("GET", "/api/v1/messages/{id}/raw"),
-            ("GET", "/api/v1/audit"), ("GET", "/api/v1/openapi.json"), ("GET", "/metrics")} == listed
+            ("GET", "/api/v1/audit"), ("GET", "/api/v1/openapi.json"), ("GET", "/metrics"),
+            ("GET", "/api/v1/users"), ("POST", "/api/v1/users"), ("DELETE", "/api/v1/users/{id}")} == listed
     checked = 0
     for method, path, public in operations:
         if public:
@@ -118,7 +119,7 @@ def test_openapi_lists_the_routes_and_nothing_is_open_without_login(web):
         assert response.status == 401, (method, path, response.status, response.data)
         assert json.loads(response.data) == {"error": "not logged in"}
         checked += 1
-    assert checked == 6
+    assert checked == 9
     # A forged cookie is no better.
     client.cookie = "gatehouse_session=" + "A" * 43
     assert client.request("GET", "/api/v1/messages").status == 401
@@ -302,6 +303,42 @@ def test_audit_log_and_removed_user_is_logged_out(web):
     assert eve.request("GET", "/api/v1/session").status == 401
     status, audit = root.json("GET", "/api/v1/audit?limit=1")
     assert audit["entries"][0]["action"] == "user.remove" and audit["next"]
+
+
+def test_accounts_through_the_api(web):
+    """An administrator adds a domain administrator in the daemon, who logs in and sees only
+    their domain; the CLI lists the new account; its removal ends its session; both changes are
+    in the audit log. A domain administrator may not manage accounts."""
+    root = Client(web.web_port)
+    assert root.login("root", PASSWORD).status == 200
+    eve = Client(web.web_port)
+    assert eve.login("eve", EVE_PASSWORD).status == 200
+    assert eve.request("GET", "/api/v1/users").status == 403
+    assert eve.request("POST", "/api/v1/users", {"username": "zoe", "password": "zoe's long password"}).status == 403
+
+    status, body = root.json("POST", "/api/v1/users", body={"username": "zoe", "password": "short"})
+    assert status == 400 and "password" in body["error"]
+    status, account = root.json("POST", "/api/v1/users",
+                                body={"username": "zoe", "password": "zoe's long password", "domains": ["example.test"]})
+    assert status == 201, account
+    assert account["role"] == "domain_admin" and account["domains"] == ["example.test"]
+    assert b"zoe" in web.cli("admin", "list").stdout
+
+    zoe = Client(web.web_port)
+    assert zoe.login("zoe", "zoe's long password").status == 200
+    status, page = zoe.json("GET", "/api/v1/messages")
+    assert status == 200
+    status, users = root.json("GET", "/api/v1/users")
+    assert {u["username"] for u in users["users"]} == {"root", "eve", "zoe"}
+    assert b"argon2" not in root.request("GET", "/api/v1/users").data
+
+    assert root.request("DELETE", "/api/v1/users/root").status == 409
+    assert root.request("DELETE", "/api/v1/users/zoe").status == 204
+    assert zoe.request("GET", "/api/v1/messages").status == 401
+    status, audit = root.json("GET", "/api/v1/audit")
+    actions = [(e["username"], e["action"], e["detail"]) for e in audit["entries"]]
+    assert ("root", "user.remove", "zoe") in actions
+    assert ("root", "user.add", "zoe (domain administrator of example.test)") in actions
 
 
 def test_metrics_count_the_message(web):

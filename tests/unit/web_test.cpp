@@ -387,6 +387,69 @@ TEST_F(ApiTest, MetricsAreOpenToMetricsNetworksOnly) {
   EXPECT_EQ(api_->handle(as(eve, request("GET", "/metrics"))).status, 403) << "the figures cover every domain";
 }
 
+TEST_F(ApiTest, AdministratorsManageAccounts) {
+  auto root = login("root", "root password!");
+  auto eve = login("eve", "eve password!");
+  auto body = [](std::string name, std::string password, std::vector<std::string> domains = {}) {
+    boost::json::object o{{"username", name}, {"password", password}};
+    if (!domains.empty()) o["domains"] = boost::json::value_from(domains);
+    return boost::json::serialize(o);
+  };
+  // A domain administrator may neither list nor add nor remove.
+  EXPECT_EQ(api_->handle(as(eve, request("GET", "/api/v1/users"))).status, 403);
+  EXPECT_EQ(api_->handle(as(eve, request("POST", "/api/v1/users", body("mallory", "long enough password")))).status, 403);
+  EXPECT_EQ(api_->handle(as(eve, request("DELETE", "/api/v1/users/root"))).status, 403);
+  EXPECT_TRUE(store_->find_user("root"));
+  // Without the CSRF token nothing changes.
+  EXPECT_EQ(api_->handle(as(root, request("POST", "/api/v1/users", body("frank", "long enough password")), false)).status, 403);
+  EXPECT_FALSE(store_->find_user("frank"));
+
+  // Bad input: clear 400s, nothing added.
+  auto refused = [&](std::string text, std::string expected) {
+    auto response = api_->handle(as(root, request("POST", "/api/v1/users", text)));
+    EXPECT_EQ(response.status, 400) << text;
+    EXPECT_NE(response.body.find(expected), std::string::npos) << response.body;
+  };
+  refused(body("-frank", "long enough password"), "username");
+  refused(body("frank", "short"), "password");
+  refused(body("frank", "long enough password", {"not a domain"}), "not a domain");
+  refused("{\"username\": 5}", "expected");
+  EXPECT_FALSE(store_->find_user("frank"));
+
+  auto added = api_->handle(as(root, request("POST", "/api/v1/users", body("frank", "long enough password", {"Example.ORG"}))));
+  ASSERT_EQ(added.status, 201) << added.body;
+  auto account = boost::json::parse(added.body);
+  EXPECT_EQ(account.at("role").as_string(), "domain_admin");
+  EXPECT_EQ(account.at("domains").as_array().at(0).as_string(), "example.org");
+  EXPECT_EQ(added.body.find("argon2"), std::string::npos);
+  EXPECT_EQ(api_->handle(as(root, request("POST", "/api/v1/users", body("frank", "another long password")))).status, 409);
+  // The new account logs in and sees its domain only.
+  auto frank = login("frank", "long enough password");
+  EXPECT_EQ(ids(api_->handle(as(frank, request("GET", "/api/v1/messages")))), std::set<std::string>{"MSG1"});
+
+  auto listed = api_->handle(as(root, request("GET", "/api/v1/users")));
+  ASSERT_EQ(listed.status, 200);
+  std::set<std::string> names;
+  auto accounts = boost::json::parse(listed.body);
+  for (auto& u : accounts.at("users").as_array()) names.insert(std::string(u.at("username").as_string()));
+  EXPECT_EQ(names, (std::set<std::string>{"root", "eve", "frank"}));
+  EXPECT_EQ(listed.body.find("argon2"), std::string::npos) << "never the hashes";
+
+  // One's own account stays; another's goes, with its sessions.
+  EXPECT_EQ(api_->handle(as(root, request("DELETE", "/api/v1/users/root"))).status, 409);
+  EXPECT_EQ(api_->handle(as(root, request("DELETE", "/api/v1/users/nobody"))).status, 404);
+  EXPECT_EQ(api_->handle(as(root, request("DELETE", "/api/v1/users/frank"))).status, 204);
+  EXPECT_FALSE(store_->find_user("frank"));
+  EXPECT_EQ(api_->handle(as(frank, request("GET", "/api/v1/messages"))).status, 401);
+
+  std::vector<std::string> actions;
+  for (auto& entry : store_->audit_log(10))
+    if (entry.username == "root") actions.push_back(entry.action + " " + entry.detail);
+  ASSERT_GE(actions.size(), 2u);
+  EXPECT_EQ(actions[0], "user.remove frank");
+  EXPECT_EQ(actions[1], "user.add frank (domain administrator of example.org)");
+}
+
 TEST_F(ApiTest, TheOpenApiDocumentListsExactlyTheRoutes) {
   auto response = api_->handle(request("GET", "/api/v1/openapi.json"));
   ASSERT_EQ(response.status, 200);
