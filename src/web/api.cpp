@@ -35,14 +35,14 @@ std::vector<std::string_view> split_path(std::string_view path) {
 std::string merge_openapi() {
   boost::json::array parts = boost::json::parse(openapi_parts()).as_array();
   boost::json::object document = parts.at(0).as_object();
-  auto& paths = document["paths"].emplace_object();
-  if (auto* own = parts.at(0).as_object().if_contains("paths")) paths = own->as_object();
+  auto& paths = document["paths"];
+  if (!paths.is_object()) paths.emplace_object();
   auto& components = document["components"].as_object();
   for (std::size_t i = 1; i < parts.size(); ++i) {
     const auto& part = parts[i].as_object();
     if (auto* more = part.if_contains("paths"))
       for (const auto& [path, operations] : more->as_object()) {
-        auto& merged = paths[path];
+        auto& merged = paths.as_object()[path];
         if (!merged.is_object()) merged.emplace_object();
         for (const auto& [method, operation] : operations.as_object()) merged.as_object()[method] = operation;
       }

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/text.hpp"
 #include "web/api.hpp"
 
 namespace gatehouse::web {
@@ -48,7 +49,6 @@ void add_user_routes(Routes& routes, ApiContext& context);       // api_users.cp
 inline constexpr std::size_t default_page = 50;
 inline constexpr std::size_t max_page = 500;
 
-std::string lower(std::string_view text);
 // The lower-case domain after the last '@' of an address ("addr: 550 …" and "<addr>" too).
 std::string domain_of(std::string_view address);
 std::int64_t milliseconds_of(Clock::time_point time);

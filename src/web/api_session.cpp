@@ -20,7 +20,7 @@ Response login(ApiContext& context, const Request& request) {
   std::string password(password_value->as_string());
   if (username.empty() || username.size() > 64 || password.size() > max_password_length)
     return Response::error(400, "user name or password of an impossible length");
-  const std::string user_key = lower(username);
+  const std::string user_key = to_lower_ascii(username);
 
   const auto now = context.now();
   if (auto wait = context.limiter.blocked(request.client_ip, user_key, now)) {

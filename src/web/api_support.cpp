@@ -7,18 +7,11 @@
 
 namespace gatehouse::web {
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
-
 std::string domain_of(std::string_view address) {
   address = address.substr(0, address.find(": "));
   if (!address.empty() && address.back() == '>') address.remove_suffix(1);
   auto at = address.rfind('@');
-  return at == std::string_view::npos ? std::string() : lower(address.substr(at + 1));
+  return at == std::string_view::npos ? std::string() : to_lower_ascii(address.substr(at + 1));
 }
 
 std::int64_t milliseconds_of(Clock::time_point time) {
@@ -39,7 +32,7 @@ std::optional<Clock::time_point> parse_time(const std::string& text) {
 }
 
 bool is_json(const Request& request) {
-  std::string type = lower(request.header("content-type"));
+  std::string type = to_lower_ascii(request.header("content-type"));
   type = type.substr(0, type.find(';'));
   while (!type.empty() && type.back() == ' ') type.pop_back();
   return type == "application/json";
@@ -49,7 +42,7 @@ bool is_admin(const Principal& principal) { return principal.user.role == "admin
 
 bool may_manage_domain(const Principal& principal, std::string_view domain) {
   if (is_admin(principal)) return true;
-  const std::string wanted = lower(domain);
+  const std::string wanted = to_lower_ascii(domain);
   return std::find(principal.user.domains.begin(), principal.user.domains.end(), wanted) != principal.user.domains.end();
 }
 

@@ -36,7 +36,7 @@ Response add_user(ApiContext& context, const Request& request, const Principal& 
     return Response::error(400, "username: 1 to 64 of A-Z a-z 0-9 . _ @ -, not starting with -");
   if (domains) {
     for (const auto& domain : domains->as_array()) {
-      std::string text = domain.is_string() ? lower(std::string(domain.as_string())) : std::string();
+      std::string text = domain.is_string() ? to_lower_ascii(std::string(domain.as_string())) : std::string();
       if (!smtp::valid_domain(text, true) || text.find('.') == std::string::npos)
         return Response::error(400, fmt::format("domains: \"{}\" is not a domain name",
                                                 domain.is_string() ? std::string(domain.as_string()) : boost::json::serialize(domain)));
