@@ -4,6 +4,8 @@
 import type { App } from "./main";
 import { logPage } from "./log";
 import { detailPage } from "./detail";
+import { replayPage } from "./replay";
+import { queuePage } from "./queue";
 
 export interface Page {
   // The path: a string matches exactly; a RegExp's groups (decoded) are passed to render.
@@ -18,6 +20,8 @@ export interface Page {
 export const pages: Page[] = [
   { path: "/messages", nav: { label: "Message log", href: "/messages" }, render: (app, main) => logPage(app, main) },
   { path: /^\/messages\/([^/]+)$/, render: (app, main, id) => detailPage(app, main, id) },
+  { path: "/replay", nav: { label: "Replay", href: "/replay" }, render: (app, main) => replayPage(app, main) },
+  { path: "/queue", nav: { label: "Queue", href: "/queue" }, render: (app, main) => queuePage(app, main) },
 ];
 
 // The first page after logging in.
