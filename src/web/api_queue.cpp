@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <spdlog/spdlog.h>
 
+#include "common/id.hpp"
 #include "delivery/queue.hpp"
 #include "web/api_routes.hpp"
 
@@ -15,10 +16,8 @@ namespace {
 
 constexpr std::size_t max_listed = 1000;
 
-bool valid_queue_id(const std::string& id) {
-  return !id.empty() && id.size() <= 64 &&
-         std::all_of(id.begin(), id.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); });
-}
+// The queue's files are named by transaction ID (common/id.hpp); nothing else is a path there.
+bool valid_queue_id(const std::string& id) { return is_transaction_id(id); }
 
 bool visible(const Principal& principal, const delivery::SpoolEnvelope& envelope) {
   if (is_admin(principal)) return true;

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <fmt/format.h>
 
+#include "common/id.hpp"
 #include "common/metrics.hpp"
 #include "config/config.hpp"
 #include "delivery/queue.hpp"
@@ -322,7 +323,8 @@ TEST_F(RecoveryApiTest, QueueListsRetriesAndDeletesWithinTheCallersDomains) {
   auto empty = call(root, "GET", "/api/v1/queue");
   ASSERT_EQ(empty.status, 200) << empty.body;
   EXPECT_EQ(body(empty).at("messages").as_array().size(), 0u);
-  for (auto [id, recipient] : std::vector<std::pair<std::string, std::string>>{{"Q1", "bob@example.org"}, {"Q2", "carol@other.test"}}) {
+  const std::string q1 = new_transaction_id(), q2 = new_transaction_id();
+  for (auto [id, recipient] : std::vector<std::pair<std::string, std::string>>{{q1, "bob@example.org"}, {q2, "carol@other.test"}}) {
     delivery::SpoolEnvelope envelope;
     envelope.id = id;
     envelope.mail_from = "sender@remote.test";
@@ -342,25 +344,25 @@ TEST_F(RecoveryApiTest, QueueListsRetriesAndDeletesWithinTheCallersDomains) {
   auto eve = login("eve");
   auto hers = body(call(eve, "GET", "/api/v1/queue"));
   ASSERT_EQ(hers.at("messages").as_array().size(), 1u);
-  EXPECT_EQ(hers.at("messages").as_array()[0].at("id"), "Q1");
-  EXPECT_EQ(call(eve, "DELETE", "/api/v1/queue/Q2").status, 404);
-  EXPECT_EQ(call(eve, "POST", "/api/v1/queue/Q2/retry").status, 404);
+  EXPECT_EQ(std::string(hers.at("messages").as_array()[0].at("id").as_string()), q1);
+  EXPECT_EQ(call(eve, "DELETE", "/api/v1/queue/" + q2).status, 404);
+  EXPECT_EQ(call(eve, "POST", "/api/v1/queue/" + q2 + "/retry").status, 404);
   EXPECT_EQ(call(root, "DELETE", "/api/v1/queue/a.b").status, 404) << "not an ID";
   EXPECT_EQ(call(root, "DELETE", "/api/v1/queue/NOTQUEUED").status, 404);
   EXPECT_TRUE(fs::exists(config_->spool_dir()));
 
-  ASSERT_EQ(call(eve, "POST", "/api/v1/queue/Q1/retry").status, 202);
+  ASSERT_EQ(call(eve, "POST", "/api/v1/queue/" + q1 + "/retry").status, 202);
   auto due = body(call(eve, "GET", "/api/v1/queue")).at("messages").as_array()[0].at("next_attempt").as_int64();
   EXPECT_LE(due, std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count() + 1000);
   EXPECT_EQ(body(call(eve, "POST", "/api/v1/queue/retry")).at("retrying"), 1) << "hers only";
 
-  auto deleted = call(eve, "DELETE", "/api/v1/queue/Q1");
+  auto deleted = call(eve, "DELETE", "/api/v1/queue/" + q1);
   ASSERT_EQ(deleted.status, 200) << deleted.body;
   EXPECT_NE(std::string(body(deleted).at("note").as_string()).find("stays stored"), std::string::npos);
   EXPECT_EQ(body(call(root, "GET", "/api/v1/queue")).at("messages").as_array().size(), 1u);
-  EXPECT_FALSE(spool_->contains("Q1"));
+  EXPECT_FALSE(spool_->contains(q1));
   auto audit = audit_actions();
-  for (const char* action : {"queue.retry Q1", "queue.retry_all", "queue.delete Q1"})
+  for (const std::string action : {"queue.retry " + q1, std::string("queue.retry_all"), "queue.delete " + q1})
     EXPECT_TRUE(std::any_of(audit.begin(), audit.end(), [&](auto& a) { return a.rfind(action, 0) == 0; })) << action;
 }
 
