@@ -263,3 +263,33 @@ def test_replay_preview_and_run_with_progress_to_completion(tmp_path, smtp_sink,
     assert sorted(sink_subjects(fresh)) == sorted(window_a + window_b)
     wait_until(lambda: sum(1 for r in gh.log_rows("--disposition", "accept") if r["delivery_status"] == "replayed") == 14,
                timeout=10, message="the log rows say replayed")
+
+
+def test_a_slow_backend_does_not_hold_up_the_api(tmp_path, smtp_sink, start_gatehouse):
+    """The delivery runs on the daemon's event loop: the request answers at once, and the API keeps
+    answering while the back-end takes its time (smtp-sink -w 3: three seconds before the DATA reply)."""
+    fast = smtp_sink(name="fast")
+    port = fast.port
+    gh = start_gatehouse([{"name": "example.test", "backend": f"smtp:127.0.0.1:{port}", "recipients": "any"}])
+    add_accounts(gh, tmp_path)
+    sent = send_message(gh.port, "alice@example.test", "slow-resend")
+    assert sent.code == 250
+    gh.wait_for_row(sent.id)
+    fast.stop()
+    slow = smtp_sink(["-w", "3"], port=port, name="slow")
+    root = logged_in(gh)
+    started = time.monotonic()
+    status, job = root.json("POST", f"/api/v1/messages/{sent.id}/resend")
+    answered = time.monotonic() - started
+    assert status == 202 and job["state"] == "running", job
+    assert answered < 1.0, f"the request waited for the back-end: {answered:.2f}s"
+    # Meanwhile the API answers, several requests at once.
+    for _ in range(5):
+        began = time.monotonic()
+        assert root.json("GET", "/api/v1/messages?limit=5")[0] == 200
+        assert time.monotonic() - began < 1.0
+    final = follow(root, job)[-1]
+    took = (final["finished"] - final["started"]) / 1000
+    assert final["state"] == "done" and took >= 2.5, final
+    assert sink_subjects(slow) == ["slow-resend"]
+    print(f"resend answered in {answered * 1000:.0f} ms; the slow back-end took {took:.1f} s")
