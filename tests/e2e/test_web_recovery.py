@@ -94,6 +94,9 @@ def test_release_of_a_rejected_message_arrives_at_the_backend(tmp_path, smtp_sin
     assert final["backend"] == f"smtp:127.0.0.1:{port}"
     assert "250" in final["detail"], final
     assert sink_subjects(good) == [subject]
+    # As `gatehouse release` does ([classifier] learn_on_release): the wrongly rejected message is ham.
+    assert final["learned_as_ham"] is True, final
+    wait_until(lambda: "classifier: learned a message as ham (release)" in gh.log(), timeout=10, message="ham lesson")
     row = gh.wait_for_row(result.id, lambda r: r["delivery_status"] == "released")
     assert row["disposition"] == "reject" and row["delivery_attempts"] == before["delivery_attempts"] + 2, row
     # The detail page's data shows it too.
@@ -110,9 +113,17 @@ def test_release_of_a_rejected_message_arrives_at_the_backend(tmp_path, smtp_sin
     status, body = root.json("POST", f"/api/v1/messages/{accepted.id}/release")
     assert status == 409 and "resend" in body["error"], body
 
+    # Training: the daemon's classifier learns the stored message (on its own thread).
+    status, body = root.json("POST", f"/api/v1/messages/{accepted.id}/train", body={"as": "spam"})
+    assert status == 202 and body == {"message": accepted.id, "as": "spam", "queued": True}, body
+    wait_until(lambda: "classifier: learned a message as spam (web)" in gh.log(), timeout=10, message="spam lesson")
+    status, body = root.json("POST", f"/api/v1/messages/{accepted.id}/train", body={"as": "maybe"})
+    assert status == 400
+
     status, audit = root.json("GET", "/api/v1/audit")
     actions = [(e["username"], e["action"]) for e in audit["entries"]]
     assert actions.count(("root", "message.release")) == 2 and ("root", "message.resend") in actions, actions
+    assert ("root", "message.train") in actions, actions
     assert f"release of {result.id} by \"root\"" in gh.log()
 
 
