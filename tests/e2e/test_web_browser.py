@@ -92,11 +92,14 @@ def test_static_files_served_with_types_caching_and_no_traversal(smtp_sink, star
     status, headers, body = raw_get(port, "/robots.txt", method="HEAD")
     assert status == 200 and body == b""
 
-    # Missing files that are not pages: 404, never index.html served as a script.
+    # Missing files of the types the interface serves: 404, never index.html served as a script.
     for target in ("/assets/missing.js", "/assets/other", "/favicon.ico", "/missing.png"):
         status, headers, body = raw_get(port, target)
         assert status == 404, target
         assert b"gatehouse test index" not in body
+    # A page whose last part has a dot that is no file type (a domain's page) is a page.
+    status, headers, body = raw_get(port, "/domains/example.test")
+    assert status == 200 and b"gatehouse test index" in body
 
     # Nothing outside the directory, however it is spelled; no hidden files; no links out.
     for target in ("/../secret.txt", "/%2e%2e/secret.txt", "/%2E%2E%2Fsecret.txt", "/assets/..%2f..%2fsecret.txt",
