@@ -109,6 +109,8 @@ try {
   await page.selectOption("#setting-spf", "off");
   await page.click("#settings-save");
   await page.waitForSelector("#settings-status.notice");
+  const inForce = await page.textContent("#setting-spf-help");
+  check(inForce.includes("In force: off"), `SPF in force after the save: ${inForce}`);
   await page.waitForSelector("table.users");
   const users = await page.locator("table.users tbody tr").count();
   check(users >= 2, `the accounts are listed (${users})`);

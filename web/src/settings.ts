@@ -31,10 +31,21 @@ export async function settingsPage(app: App, main: HTMLElement): Promise<void> {
     replace(main, el("h1", null, "Settings"), el("p", { class: "error", role: "alert" }, (error as Error).message));
     return;
   }
-  replace(main, el("h1", null, "Settings"), filteringForm(current), await usersCard(app));
+  const filtering = el("div");
+  // Drawn again after a save, so that "in force" says what the gateway now has.
+  const drawFiltering = (settings: policy.Settings, notice?: string) => {
+    const form = filteringForm(settings, drawFiltering);
+    replace(filtering, form.node);
+    if (notice) form.status.ok(notice);
+  };
+  drawFiltering(current);
+  replace(main, el("h1", null, "Settings"), filtering, await usersCard(app));
 }
 
-function filteringForm(current: policy.Settings): HTMLElement {
+function filteringForm(
+  current: policy.Settings,
+  redraw: (settings: policy.Settings, notice: string) => void,
+): { node: HTMLElement; status: ReturnType<typeof statusLine> } {
   const spf = choice("setting-spf", current.web.spf, current.file.spf, "On");
   const antivirus = choice("setting-antivirus", current.web.antivirus, current.file.antivirus, "On (clamd must be running)");
   const retention = el("input", { id: "setting-retention", type: "number", min: 1, max: 3650, step: 1, value: current.web.retention_days ?? "", placeholder: String(current.file.retention_days) });
@@ -115,13 +126,12 @@ function filteringForm(current: policy.Settings): HTMLElement {
     if (Object.keys(zones).length) next.dns_lists = zones;
     if (added.length) next.added_dns_lists = added;
     try {
-      current = await policy.saveSettings(next);
-      status.ok("Saved. The next message is judged with these settings.");
+      redraw(await policy.saveSettings(next), "Saved. The next message is judged with these settings.");
     } catch (error) {
       status.fail(error);
     }
   });
-  return form;
+  return { node: form, status };
 }
 
 async function usersCard(app: App): Promise<HTMLElement> {
