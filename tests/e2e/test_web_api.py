@@ -14,7 +14,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import build_message, make_self_signed_cert, send_message, wait_for_port, wait_until
+from conftest import ROOT, build_message, make_self_signed_cert, send_message, wait_for_port, wait_until
 
 PASSWORD = "correct horse battery"
 EVE_PASSWORD = "eve's long password"
@@ -62,13 +62,14 @@ class Client:
 @pytest.fixture
 def web(smtp_sink, start_gatehouse, tmp_path):
     """A gateway serving example.test and other.test (both to a sink), an administrator `root` and
-    a domain administrator `eve` of other.test."""
+    a domain administrator `eve` of other.test; the browser interface from web/dist when it is built."""
     sink = smtp_sink()
     backend = f"smtp:127.0.0.1:{sink.port}"
+    dist = ROOT / "web" / "dist"
     gh = start_gatehouse([
         {"name": "example.test", "backend": backend, "recipients": "list", "addresses": ["alice@example.test"]},
         {"name": "other.test", "backend": backend, "recipients": "list", "addresses": ["carol@other.test"]},
-    ])
+    ], sections={"web": {"static_dir": str(dist)}} if (dist / "index.html").is_file() else None)
     password_file = tmp_path / "root.password"
     password_file.write_text(PASSWORD + "\n")
     gh.cli("admin", "add", "root", "--password-file", str(password_file))

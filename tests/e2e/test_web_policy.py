@@ -12,25 +12,14 @@ import subprocess
 import pytest
 
 from conftest import ROOT, send_message, wait_for_port
-from test_web_api import EVE_PASSWORD, PASSWORD, Client
+from test_web_api import EVE_PASSWORD, PASSWORD, Client, web  # noqa: F401 (the fixture)
 from test_web_browser import CHROMIUM, DIST, SCREENSHOTS, _browser_missing
 
 
 @pytest.fixture
-def gateway(smtp_sink, start_gatehouse, tmp_path):
-    sink = smtp_sink()
-    backend = f"smtp:127.0.0.1:{sink.port}"
-    gh = start_gatehouse([
-        {"name": "example.test", "backend": backend, "recipients": "list", "addresses": ["alice@example.test"]},
-        {"name": "other.test", "backend": backend, "recipients": "list", "addresses": ["carol@other.test"]},
-    ], sections={"web": {"static_dir": str(DIST)}} if (DIST / "index.html").is_file() else None)
-    password_file = tmp_path / "root.password"
-    password_file.write_text(PASSWORD + "\n")
-    gh.cli("admin", "add", "root", "--password-file", str(password_file))
-    gh.cli("admin", "add", "eve", "--domain", "other.test", input=(EVE_PASSWORD + "\n").encode())
-    wait_for_port(gh.web_port, timeout=10)
-    gh.sink = sink
-    return gh
+def gateway(web):
+    """test_web_api's gateway: example.test and other.test, `root`, and `eve` of other.test."""
+    return web
 
 
 def logged_in(gh, user="root", password=PASSWORD):
