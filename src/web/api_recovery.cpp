@@ -17,6 +17,7 @@
 #include "classifier/learner.hpp"
 #include "delivery/queue.hpp"
 #include "delivery/redeliver.hpp"
+#include "engine/gateway.hpp"
 #include "engine/policy.hpp"
 #include "web/api_routes.hpp"
 
@@ -146,6 +147,13 @@ bool all_recipients_mine(const Principal& principal, const TransactionRecord& re
                      [&](const std::string& r) { return may_manage_domain(principal, domain_of(r)); });
 }
 
+// The daemon's domains as the gateway serves them now (with those added on the web); a table of
+// the configuration's own where there is no gateway (unit tests).
+std::shared_ptr<const DomainTable> domains_in_force(ApiContext& context, const Config& config) {
+  if (context.services.gateway) return context.services.gateway->domains();
+  return build_domain_table(config, &context.store);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Release and resend
 
@@ -204,8 +212,7 @@ Response deliver_again(const std::shared_ptr<Recovery>& recovery, const Request&
     return Response::error(403, "the message has recipients in domains that are not yours: an administrator must deliver it");
   if (!context.services.queue) return Response::error(503, "deliveries need the daemon's delivery queue");
   auto config = context.config();
-  auto domains = build_domain_table(*config, &context.store);
-  auto copy = delivery::stored_copy(context.store, *domains, *record);
+  auto copy = delivery::stored_copy(context.store, *domains_in_force(context, *config), *record);
   if (!copy) return Response::error(409, fmt::format("cannot deliver {}: {}", record->id, copy.error().message));
 
   auto job = new_job(release ? "release" : "resend", principal);
@@ -314,7 +321,7 @@ asio::awaitable<void> run_replay(std::shared_ptr<Recovery> recovery, std::shared
                                  std::shared_ptr<const Config> config, dns::Resolver* resolver,
                                  std::vector<TransactionRecord> selected) {
   Store& store = recovery->context.store;
-  auto domains = build_domain_table(*config, &store);
+  auto domains = domains_in_force(recovery->context, *config);
   for (auto& record : selected) {
     bool ok = false;
     std::string why;
