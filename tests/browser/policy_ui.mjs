@@ -5,42 +5,12 @@
 // 1280 px and at phone width. The pytest side then checks that the gateway judges the next
 // messages with what was set. Environment: GATEHOUSE_URL, GATEHOUSE_USER, GATEHOUSE_PASSWORD,
 // SCREENSHOT_DIR, CHROMIUM. Prints one line per step; exits 1 at the first failure.
-import { createRequire } from "node:module";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-
-const require = createRequire(new URL("../../web/package.json", import.meta.url));
-const { chromium } = require("playwright-core");
+import { check, runBrowser } from "./harness.mjs";
 
 const base = process.env.GATEHOUSE_URL;
-const shots = process.env.SCREENSHOT_DIR;
-fs.mkdirSync(shots, { recursive: true });
 
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), "gatehouse-chromium-"));
-const context = await chromium.launchPersistentContext(userDataDir, {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
-  viewport: { width: 1280, height: 900 },
-  timezoneId: "Europe/Berlin",
-});
-const pageErrors = [];
-let step = "start";
-try {
-  const page = context.pages()[0] ?? (await context.newPage());
-  page.setDefaultTimeout(15000);
-  page.on("pageerror", (error) => pageErrors.push(String(error)));
-  page.on("dialog", (dialog) => dialog.accept());
-  const shot = async (name) => page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
-  const done = (text) => console.log(`ok - ${step}${text ? ": " + text : ""}`);
-
-  step = "log in";
+await runBrowser({ name: "policy", timezoneId: "Europe/Berlin", acceptDialogs: true }, async ({ page, step, done, shot }) => {
+  step("log in");
   await page.goto(`${base}/domains`);
   await page.fill("#username", process.env.GATEHOUSE_USER);
   await page.fill("#password", process.env.GATEHOUSE_PASSWORD);
@@ -48,7 +18,7 @@ try {
   await page.waitForURL(/\/domains$/);
   done();
 
-  step = "the Domains page lists both domains from the configuration file";
+  step("the Domains page lists both domains from the configuration file");
   await page.waitForSelector("table.domains");
   const names = await page.locator("table.domains tbody td:first-child").allTextContents();
   check(names.join(",") === "example.test,other.test", `domains shown: ${names}`);
@@ -56,7 +26,7 @@ try {
   await shot("policy-01-domains");
   done(names.join(", "));
 
-  step = "a domain's settings are changed with the keyboard";
+  step("a domain's settings are changed with the keyboard");
   await page.click("text=example.test");
   await page.waitForSelector("#domain-reject");
   await page.fill("#domain-tag", "-60");
@@ -68,7 +38,7 @@ try {
   check((await page.textContent("#domain-status")).includes("Saved"), "saved notice");
   done();
 
-  step = "a bad threshold is refused with the reason";
+  step("a bad threshold is refused with the reason");
   await page.fill("#domain-tag", "5");
   await page.click("#domain-save");
   await page.waitForSelector("#domain-status.error");
@@ -79,7 +49,7 @@ try {
   await page.waitForSelector("#domain-status.notice");
   done(refusal);
 
-  step = "an address is added to the domain";
+  step("an address is added to the domain");
   await page.fill("#address-new", "erin@example.test");
   await page.press("#address-new", "Enter");
   await page.waitForSelector("#address-status.notice");
@@ -89,7 +59,7 @@ try {
   await shot("policy-02-domain");
   done();
 
-  step = "the Lists page refuses a bad entry by name and saves a good one";
+  step("the Lists page refuses a bad entry by name and saves a good one");
   await page.click("nav >> text=Lists");
   await page.waitForSelector("#list-blacklist");
   await page.fill("#list-blacklist", "blocked-by-browser.test\nnot valid!");
@@ -103,7 +73,7 @@ try {
   await shot("policy-03-lists");
   done();
 
-  step = "the Settings page shows the file's values and saves an override";
+  step("the Settings page shows the file's values and saves an override");
   await page.click("nav >> text=Settings");
   await page.waitForSelector("#setting-spf");
   await page.selectOption("#setting-spf", "off");
@@ -117,7 +87,7 @@ try {
   await shot("policy-04-settings");
   done();
 
-  step = "phone width";
+  step("phone width");
   await page.setViewportSize({ width: 375, height: 812 });
   await page.goto(`${base}/domains/example.test`);
   await page.waitForSelector("table.addresses");
@@ -128,13 +98,4 @@ try {
   await page.waitForSelector("#list-whitelist");
   await shot("policy-06-phone-lists");
   done();
-
-  check(pageErrors.length === 0, `page errors: ${pageErrors.join("; ")}`);
-  console.log("all steps passed");
-} catch (error) {
-  console.log(`FAILED - ${step}: ${error.message}`);
-  process.exitCode = 1;
-} finally {
-  await context.close();
-  fs.rmSync(userDataDir, { recursive: true, force: true });
-}
+});

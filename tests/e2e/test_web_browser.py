@@ -133,6 +133,21 @@ def test_static_dir_without_files_is_a_start_error(smtp_sink, start_gatehouse, t
     assert f"{gh.config_path}:{line}" in output and "web.static_dir" in output and "index.html" in output, output
 
 
+def run_browser_script(script, gh, **environment):
+    """Runs tests/browser/SCRIPT (tests/browser/harness.mjs) against the daemon `gh`, logged in as
+    root with PASSWORD, and fails the test with its output and the daemon's log unless every step
+    passed. Extra environment variables as keywords."""
+    environment = dict(os.environ, GATEHOUSE_URL=f"http://127.0.0.1:{gh.web_port}", GATEHOUSE_USER="root",
+                       GATEHOUSE_PASSWORD=PASSWORD, SCREENSHOT_DIR=str(SCREENSHOTS), CHROMIUM=CHROMIUM, **environment)
+    result = subprocess.run(["node", str(ROOT / "tests" / "browser" / script)], env=environment,
+                            capture_output=True, text=True, timeout=240, cwd=str(ROOT))
+    print(result.stdout)
+    print(result.stderr)
+    assert result.returncode == 0, f"browser test failed:\n{result.stdout}\n{result.stderr}\n--- daemon log:\n{gh.log()[-3000:]}"
+    assert "all steps passed" in result.stdout
+    return result.stdout
+
+
 def _browser_missing():
     if not os.access(CHROMIUM, os.X_OK):
         return f"no browser at {CHROMIUM} (scripts/install-deps.sh --test installs Debian's chromium)"
@@ -171,15 +186,7 @@ def test_browser_login_log_detail_hostile_subject(smtp_sink, start_gatehouse, tm
     # This test's own screenshots (NN-name.png) from an earlier run go; other tests' stay.
     for old in SCREENSHOTS.glob("[0-9][0-9]-*.png"):
         old.unlink()
-    environment = dict(os.environ, GATEHOUSE_URL=f"http://127.0.0.1:{gh.web_port}", GATEHOUSE_USER="root",
-                       GATEHOUSE_PASSWORD=PASSWORD, SUBJECT=subject, HOSTILE_SUBJECT=hostile,
-                       SCREENSHOT_DIR=str(SCREENSHOTS), CHROMIUM=CHROMIUM)
-    result = subprocess.run(["node", str(ROOT / "tests" / "browser" / "web_ui.mjs")], env=environment,
-                            capture_output=True, text=True, timeout=240, cwd=str(ROOT))
-    print(result.stdout)
-    print(result.stderr)
-    assert result.returncode == 0, f"browser test failed:\n{result.stdout}\n{result.stderr}\n--- daemon log:\n{gh.log()[-3000:]}"
-    assert "all steps passed" in result.stdout
+    run_browser_script("web_ui.mjs", gh, SUBJECT=subject, HOSTILE_SUBJECT=hostile)
     shots = sorted(p.name for p in SCREENSHOTS.glob("*.png"))
     assert {"01-login.png", "03-message-log.png", "05-message-detail.png", "06-paged-older.png",
             "08-hostile-detail.png", "11-phone-message-log.png", "12-phone-message-detail.png"} <= set(shots), shots

@@ -6,14 +6,12 @@ refused; a trusted network; settings kept across a restart; a domain administrat
 domain; and, in a real browser (tests/browser/policy_ui.mjs), the Domains, Lists and Settings pages
 doing the same with screenshots."""
 import json
-import os
-import subprocess
 
 import pytest
 
-from conftest import ROOT, send_message, wait_for_port
+from conftest import send_message, wait_for_port
 from test_web_api import EVE_PASSWORD, PASSWORD, Client, web  # noqa: F401 (the fixture)
-from test_web_browser import CHROMIUM, DIST, SCREENSHOTS, _browser_missing
+from test_web_browser import DIST, SCREENSHOTS, _browser_missing, run_browser_script
 
 
 @pytest.fixture
@@ -127,14 +125,7 @@ def test_browser_domains_lists_settings(gateway):
         pytest.skip(reason)
     assert (DIST / "index.html").is_file(), "web/dist is not built: scripts/build.sh runs npm run build in web/"
     assert send_message(gateway.port, "alice@example.test", subject="before").code == 250
-    environment = dict(os.environ, GATEHOUSE_URL=f"http://127.0.0.1:{gateway.web_port}", GATEHOUSE_USER="root",
-                       GATEHOUSE_PASSWORD=PASSWORD, SCREENSHOT_DIR=str(SCREENSHOTS), CHROMIUM=CHROMIUM)
-    result = subprocess.run(["node", str(ROOT / "tests" / "browser" / "policy_ui.mjs")], env=environment,
-                            capture_output=True, text=True, timeout=240, cwd=str(ROOT))
-    print(result.stdout)
-    print(result.stderr)
-    assert result.returncode == 0, f"browser test failed:\n{result.stdout}\n{result.stderr}\n--- daemon log:\n{gateway.log()[-3000:]}"
-    assert "all steps passed" in result.stdout
+    run_browser_script("policy_ui.mjs", gateway)
     # What the browser set is in force for the next transactions.
     rejected = send_message(gateway.port, "alice@example.test", subject="after the browser lowered the threshold")
     assert rejected.code // 100 == 5 and "Refused by the browser's policy" in rejected.text, rejected
