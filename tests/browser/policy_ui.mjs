@@ -73,8 +73,17 @@ await runBrowser({ name: "policy", timezoneId: "Europe/Berlin", acceptDialogs: t
   await shot("policy-03-lists");
   done();
 
+  step("a message's sender is black-listed from its detail page");
+  await page.goto(`${base}/messages?sender=${encodeURIComponent("pest@annoying.test")}`);
+  await page.locator("table.messages tbody tr").first().getByRole("link").click();
+  await page.click("#blacklist-sender");
+  await page.waitForSelector("#action-status.ok");
+  const listed = await page.textContent("#action-status");
+  check(listed.includes("pest@annoying.test") && listed.includes("black list"), `after black-listing: ${listed}`);
+  done(listed);
+
   step("the Settings page shows the file's values and saves an override");
-  await page.click("nav >> text=Settings");
+  await page.goto(`${base}/settings`);
   await page.waitForSelector("#setting-spf");
   await page.selectOption("#setting-spf", "off");
   await page.click("#settings-save");

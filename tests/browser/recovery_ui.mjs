@@ -10,47 +10,17 @@
 //   QUEUED_ID           a message waiting in the queue (its back-end is down)
 //   SCREENSHOT_DIR, CHROMIUM
 // Prints one line per step; exits 1 with the reason at the first failure.
-import { createRequire } from "node:module";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-
-const require = createRequire(new URL("../../web/package.json", import.meta.url));
-const { chromium } = require("playwright-core");
+import { check, runBrowser } from "./harness.mjs";
 
 const base = process.env.GATEHOUSE_URL;
 const rejectedId = process.env.REJECTED_ID;
 const replayDomain = process.env.REPLAY_DOMAIN;
 const replayCount = Number(process.env.REPLAY_COUNT);
 const queuedId = process.env.QUEUED_ID;
-const shots = process.env.SCREENSHOT_DIR;
-fs.mkdirSync(shots, { recursive: true });
 
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), "gatehouse-chromium-"));
-const context = await chromium.launchPersistentContext(userDataDir, {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
-  viewport: { width: 1280, height: 900 },
-  timezoneId: "Europe/Berlin",
-});
-const pageErrors = [];
-const consoleErrors = [];
-let step = "start";
-try {
-  const page = context.pages()[0] ?? (await context.newPage());
+await runBrowser({ name: "recovery", timezoneId: "Europe/Berlin" }, async ({ page, step, done, shot: pageShot, consoleErrors }) => {
   page.setDefaultTimeout(20000);
-  page.on("pageerror", (error) => pageErrors.push(String(error)));
-  page.on("console", (message) => {
-    if (message.type() === "error") consoleErrors.push(message.text());
-  });
-  const shot = async (name) => page.screenshot({ path: path.join(shots, `recovery-${name}.png`), fullPage: true });
-  const done = (text) => console.log(`ok - ${step}${text ? ": " + text : ""}`);
+  const shot = (name) => pageShot(`recovery-${name}`);
   const phone = async (name) => {
     await page.setViewportSize({ width: 375, height: 812 });
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
@@ -59,7 +29,7 @@ try {
     await page.setViewportSize({ width: 1280, height: 900 });
   };
 
-  step = "log in";
+  step("log in");
   await page.goto(`${base}/messages/${rejectedId}`);
   await page.locator("form.login").waitFor();
   await page.getByLabel("User name").fill(process.env.GATEHOUSE_USER);
@@ -69,7 +39,7 @@ try {
   check(new URL(page.url()).pathname === `/messages/${rejectedId}`, `back at the message: ${page.url()}`);
   done();
 
-  step = "release the rejected message and see the back-end's answer";
+  step("release the rejected message and see the back-end's answer");
   check((await page.locator("#message-disposition").textContent()) === "Rejected", "the message is rejected");
   const release = page.getByRole("button", { name: "Release" });
   await release.focus();
@@ -84,7 +54,7 @@ try {
   await phone("02-released-detail");
   done(statusText);
 
-  step = "the Replay page counts the window before running";
+  step("the Replay page counts the window before running");
   await page.getByRole("link", { name: "Replay" }).click();
   await page.locator("#replay-since").waitFor();
   await page.getByLabel("Recipient domain").fill(replayDomain);
@@ -97,7 +67,7 @@ try {
   await shot("03-replay-preview");
   done(countText);
 
-  step = "run the replay and follow its progress to the end";
+  step("run the replay and follow its progress to the end");
   const seen = new Set();
   const progress = page.locator("#replay-progress-text");
   await page.getByRole("button", { name: "Replay", exact: true }).click();
@@ -117,7 +87,7 @@ try {
   await phone("05-replay-finished");
   done(`${[...seen].join(" | ")}`);
 
-  step = "the Queue page lists the waiting message with its last error";
+  step("the Queue page lists the waiting message with its last error");
   await page.getByRole("link", { name: "Queue" }).click();
   const row = page.locator(`#queue-table tr[data-id="${queuedId}"]`);
   await row.waitFor();
@@ -127,7 +97,7 @@ try {
   await phone("07-queue");
   done();
 
-  step = "delete asks first, says the copy stays stored, then the queue is empty";
+  step("delete asks first, says the copy stays stored, then the queue is empty");
   await row.getByRole("button", { name: `Delete ${queuedId} from the queue` }).click();
   const dialog = page.locator("#delete-dialog");
   await dialog.waitFor();
@@ -146,18 +116,6 @@ try {
   await phone("10-queue-empty");
   done(notice);
 
-  check(pageErrors.length === 0, `errors in the page: ${pageErrors.join("; ")}`);
   const unexpected = consoleErrors.filter((text) => !/status of (401|404|400)/.test(text));
   check(unexpected.length === 0, `console errors: ${unexpected.join("; ")}`);
-  console.log("all steps passed");
-} catch (error) {
-  console.error(`FAILED at "${step}": ${error.message}`);
-  try {
-    const page = context.pages()[0];
-    if (page) await page.screenshot({ path: path.join(shots, "recovery-failure.png"), fullPage: true });
-  } catch {}
-  process.exitCode = 1;
-} finally {
-  await context.close();
-  fs.rmSync(userDataDir, { recursive: true, force: true });
-}
+});

@@ -124,7 +124,9 @@ def test_browser_domains_lists_settings(gateway):
     if reason:
         pytest.skip(reason)
     assert (DIST / "index.html").is_file(), "web/dist is not built: scripts/build.sh runs npm run build in web/"
-    assert send_message(gateway.port, "alice@example.test", subject="before").code == 250
+    before = send_message(gateway.port, "alice@example.test", subject="before", sender="pest@annoying.test")
+    assert before.code == 250, before
+    gateway.wait_for_row(before.id)
     run_browser_script("policy_ui.mjs", gateway)
     # What the browser set is in force for the next transactions.
     rejected = send_message(gateway.port, "alice@example.test", subject="after the browser lowered the threshold")
@@ -135,6 +137,8 @@ def test_browser_domains_lists_settings(gateway):
     unknown = send_message(gateway.port, "frank@example.test", subject="never added")
     assert unknown.code == 550 and "Refused by the browser's policy" not in unknown.text, unknown
     assert send_message(gateway.port, "carol@other.test", sender="spam@blocked-by-browser.test").code // 100 == 5
+    pest = send_message(gateway.port, "carol@other.test", sender="pest@annoying.test")
+    assert pest.code // 100 == 5 and "Blacklisted" in pest.text, pest
     shots = {p.name for p in SCREENSHOTS.glob("*.png")}
     assert {"policy-01-domains.png", "policy-02-domain.png", "policy-03-lists.png", "policy-04-settings.png",
             "policy-05-phone-domain.png", "policy-06-phone-lists.png"} <= shots, shots

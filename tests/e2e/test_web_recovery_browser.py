@@ -4,16 +4,12 @@ detail page and arrives at the (fixed) back-end, a replay is counted, run and fo
 (the back-end receives every message again), the Queue page shows a message whose back-end is
 down and deletes it after a confirmation. Screenshots (desktop and phone width) go to
 build/artifacts/screenshots/recovery-*.png."""
-import os
-import subprocess
 import uuid
 
 import pytest
 
-from conftest import ROOT, send_message, sink_subjects, wait_for_port, wait_until
-from test_web_browser import CHROMIUM, DIST, SCREENSHOTS, _browser_missing
-
-PASSWORD = "correct horse battery"
+from conftest import send_message, sink_subjects, wait_for_port, wait_until
+from test_web_browser import DIST, PASSWORD, SCREENSHOTS, _browser_missing, run_browser_script
 
 
 def test_browser_release_replay_and_queue(tmp_path, free_port, smtp_sink, start_gatehouse):
@@ -54,15 +50,8 @@ def test_browser_release_replay_and_queue(tmp_path, free_port, smtp_sink, start_
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for old in SCREENSHOTS.glob("recovery-*.png"):
         old.unlink()
-    environment = dict(os.environ, GATEHOUSE_URL=f"http://127.0.0.1:{gh.web_port}", GATEHOUSE_USER="root",
-                       GATEHOUSE_PASSWORD=PASSWORD, REJECTED_ID=rejected.id, REPLAY_DOMAIN="replay.test",
-                       REPLAY_COUNT="5", QUEUED_ID=queued.id, SCREENSHOT_DIR=str(SCREENSHOTS), CHROMIUM=CHROMIUM)
-    result = subprocess.run(["node", str(ROOT / "tests" / "browser" / "recovery_ui.mjs")], env=environment,
-                            capture_output=True, text=True, timeout=240, cwd=str(ROOT))
-    print(result.stdout)
-    print(result.stderr)
-    assert result.returncode == 0, f"browser test failed:\n{result.stdout}\n{result.stderr}\n--- daemon log:\n{gh.log()[-3000:]}"
-    assert "all steps passed" in result.stdout
+    run_browser_script("recovery_ui.mjs", gh, REJECTED_ID=rejected.id, REPLAY_DOMAIN="replay.test", REPLAY_COUNT="5",
+                       QUEUED_ID=queued.id)
 
     # What the browser did reached the back-ends and the log.
     assert sink_subjects(good) == [f"browser-release-{tag}"], "the released message arrived, once"

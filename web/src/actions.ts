@@ -6,6 +6,7 @@ import { ApiError } from "./api";
 import { el, replace } from "./dom";
 import "./recovery.css";
 import * as recovery from "./recovery_api";
+import { listSender } from "./api_policy";
 
 function outcomeText(job: recovery.Job): string {
   const verb = job.kind === "release" ? "Released" : "Resent";
@@ -57,9 +58,34 @@ export function messageActions(m: api.MessageDetail, changed: () => void): HTMLE
     }
   }
 
+  // White-/black-listing the envelope sender (src/web/api_lists.cpp): an administrator's lists are
+  // global, a domain administrator's are the message's domain's.
+  async function list(which: "whitelist" | "blacklist") {
+    busy(true);
+    try {
+      const listed = await listSender(m.id, which);
+      const where = listed.domain ? `the ${listed.domain} ` : "the ";
+      show(`${listed.entry} is on ${where}${which === "whitelist" ? "white" : "black"} list: its next message is ${which === "whitelist" ? "accepted" : "refused"}.`, "ok");
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) return;
+      show((error as Error).message, "error");
+    } finally {
+      busy(false);
+    }
+  }
+  const listRow = el("div", { class: "actions" });
+  if (m.mail_from) {
+    const white = el("button", { type: "button", id: "whitelist-sender" }, "White-list the sender");
+    white.addEventListener("click", () => void list("whitelist"));
+    const black = el("button", { type: "button", id: "blacklist-sender" }, "Black-list the sender");
+    black.addEventListener("click", () => void list("blacklist"));
+    buttons.push(white, black);
+    listRow.append(white, black);
+  }
+
   const card = el("section", { class: "card", "aria-labelledby": "actions-title", id: "message-actions" }, el("h2", { id: "actions-title" }, "Actions"));
   if (!m.has_message) {
-    card.append(el("p", { class: "muted" }, "No copy of this message is stored, so it cannot be delivered or learned from."));
+    card.append(el("p", { class: "muted" }, "No copy of this message is stored, so it cannot be delivered or learned from."), listRow, status);
     return card;
   }
   const rejected = m.disposition === "reject" || m.disposition === "tempfail";
@@ -90,6 +116,7 @@ export function messageActions(m: api.MessageDetail, changed: () => void): HTMLE
       "Training teaches the adaptive classifier.",
     ),
     row,
+    listRow,
     status,
   );
   return card;
