@@ -1,7 +1,8 @@
 """Greylisting end to end (docs/filtering.md "Greylisting"): the real daemon, Postfix's smtp-sink as
 back-end and smtplib as the sending server. A first attempt gets 451 4.7.1 and nothing reaches the
 back-end; a retry after the (short, 2 s) delay is accepted and delivered; a domain with greylisting
-off accepts at once, also beside a greylisted recipient in the same transaction; a trusted client
+off accepts at once, also beside a greylisted recipient in the same transaction; recipients that
+would be refused (unknown, refused by the back-end) get that refusal, not a 451; a trusted client
 is not greylisted; the log row and /metrics say "greylisted"; a restart keeps the state."""
 import re
 import smtplib
@@ -149,6 +150,21 @@ def test_unknown_recipient_is_refused_not_greylisted(gateway):
     # A known one of the same domain is greylisted.
     known = send_message(gh.port, "known@listed.test", subject="known", sender="gina@remote.test")
     assert known.code == 451, known
+
+
+def test_recipient_the_backend_refuses_is_refused_not_greylisted(smtp_sink, start_gatehouse):
+    # The back-end refuses every RCPT: its refusal reaches the client, never a 451 (the probe asked
+    # it first), and the next attempt is refused the same way.
+    refusing = smtp_sink(["-f", "RCPT", "-B", "550 5.1.1 Mailbox xyzzy unknown at the back-end"], name="refusing")
+    gh = start_gatehouse([{"name": "grey.test", "backend": f"smtp:127.0.0.1:{refusing.port}", "recipients": "backend"}],
+                         sections=GREYLISTING)
+    for attempt in range(2):
+        result = send_message(gh.port, "nobody@grey.test", subject="refused", sender="kim@remote.test")
+        assert result.code == 550, (attempt, result)
+        assert "xyzzy" in result.text
+        row = gh.wait_for_row(result.id)
+        assert row["disposition"] == "reject"
+        assert not [c for c in row["checks"] if c["name"] == "greylisting"], row["checks"]
 
 
 def test_trusted_client_is_not_greylisted(smtp_sink, start_gatehouse):
