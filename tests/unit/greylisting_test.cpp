@@ -9,6 +9,8 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <thread>
+#include <vector>
 
 #include "config/config.hpp"
 #include "store/store.hpp"
@@ -359,6 +361,38 @@ TEST_F(GreylistingStore, PruneForgetsExpiredState) {
   EXPECT_EQ(greylist.prune(config, t0 + 24h * 40), 3u);   // passed triplet, network, the new first sight
   EXPECT_FALSE((*store)->find_greylist_network("192.0.2.0/24").has_value());
   EXPECT_EQ(greylist.check(key("192.0.2.1", "passed@sender.test"), config, t0 + 24h * 40).kind, Kind::first_seen);
+}
+
+// The daemon's threads share one Greylist: concurrent first sights of a triplet keep one first
+// sight, and every retry after the delay passes.
+TEST_F(GreylistingStore, SharedByThreads) {
+  auto store = open_sqlite_store(path_);
+  ASSERT_TRUE(store.ok());
+  auto config = settings();
+  config.auto_whitelist_after = 0;
+  Greylist greylist(store->get(), 64);   // a small cache: evictions and store reads under contention
+  constexpr int kThreads = 4, kTriplets = 200;
+  auto run = [&](Clock::time_point now, std::vector<int>& deferred) {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t)
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kTriplets; ++i)
+          if (greylist.check(key("192.0.2.1", fmt::format("s{}@sender.test", i)), config, now).defer)
+            ++deferred[t];
+      });
+    for (auto& thread : threads) thread.join();
+  };
+  std::vector<int> first(kThreads), retry(kThreads);
+  run(t0, first);
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(first[t], kTriplets);
+  (*store)->flush();
+  for (int i = 0; i < kTriplets; ++i) {
+    auto stored = (*store)->find_greylist_triplet("192.0.2.0/24", fmt::format("s{}@sender.test", i), "bob@example.test");
+    ASSERT_TRUE(stored.has_value()) << i;
+    EXPECT_EQ(stored->first_seen, t0);
+  }
+  run(t0 + 10min, retry);
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(retry[t], 0);
 }
 
 TEST(GreylistingWait, Descriptions) {
