@@ -113,6 +113,8 @@ Api::Api(Store& store, ConfigSource config, metrics::Registry& metrics, ApiServi
   add_session_routes(routes_, context);
   add_message_routes(routes_, context);
   add_user_routes(routes_, context);
+  add_domain_routes(routes_, context);
+  add_list_routes(routes_, context);
   routes_.push_back({"GET", "/api/v1/openapi.json", false, [](const Request&, const Principal*, const std::string&) {
                        Response response;
                        response.body = std::string(openapi_document());

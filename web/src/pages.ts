@@ -4,6 +4,9 @@
 import type { App } from "./main";
 import { logPage } from "./log";
 import { detailPage } from "./detail";
+import { domainPage, domainsPage } from "./domains";
+import { listsPage } from "./lists";
+import { settingsPage } from "./settings";
 
 export interface Page {
   // The path: a string matches exactly; a RegExp's groups (decoded) are passed to render.
@@ -18,6 +21,10 @@ export interface Page {
 export const pages: Page[] = [
   { path: "/messages", nav: { label: "Message log", href: "/messages" }, render: (app, main) => logPage(app, main) },
   { path: /^\/messages\/([^/]+)$/, render: (app, main, id) => detailPage(app, main, id) },
+  { path: "/domains", nav: { label: "Domains", href: "/domains" }, render: (app, main) => domainsPage(app, main) },
+  { path: /^\/domains\/([^/]+)$/, render: (app, main, name) => domainPage(app, main, name) },
+  { path: "/lists", nav: { label: "Lists", href: "/lists" }, render: (app, main) => listsPage(app, main) },
+  { path: "/settings", nav: { label: "Settings", href: "/settings" }, adminOnly: true, render: (app, main) => settingsPage(app, main) },
 ];
 
 // The first page after logging in.
