@@ -45,6 +45,7 @@ std::shared_ptr<const DomainTable> build_domain_table(const Config& config, Stor
       d.policy.tag_threshold = d.tag_threshold;
       d.policy.reject_threshold = d.reject_threshold;
       if (!stored.reject_text.empty()) d.policy.replies["score"] = stored.reject_text;
+      if (stored.greylisting) d.policy.greylisting = *stored.greylisting;
       d.policy.update_fingerprint();
       table->domains[d.name] = d;
       if (table->primary_domain.empty()) table->primary_domain = d.name;

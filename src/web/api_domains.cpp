@@ -54,6 +54,7 @@ boost::json::object domain_json(ApiContext& context, const DomainConfig& domain,
       {"addresses", context.store.addresses(domain.name).size() + domain.addresses.size()},
   };
   json["greylisting"] = web && web->greylisting ? boost::json::value(*web->greylisting) : boost::json::value(nullptr);
+  json["greylisting_in_force"] = domain.policy.greylisting;
   return json;
 }
 

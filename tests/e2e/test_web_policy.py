@@ -50,6 +50,22 @@ def test_lower_reject_threshold_rejects_the_next_message_with_the_domains_text(g
     assert any(e["action"] == "domain.change" and "reject -50" in e["detail"] for e in audit["entries"]), audit
 
 
+def test_greylisting_turned_on_for_one_domain(gateway):
+    client = logged_in(gateway)
+    assert send_message(gateway.port, "alice@example.test", subject="not greylisted yet").code == 250
+    response = client.request("PUT", "/api/v1/domains/example.test", {"greylisting": True})
+    assert response.status == 200, response.data
+    status, domains = client.json("GET", "/api/v1/domains")
+    shown = {d["name"]: (d["greylisting"], d["greylisting_in_force"]) for d in domains["domains"]}
+    assert shown == {"example.test": (True, True), "other.test": (None, False)}, shown
+    deferred = send_message(gateway.port, "alice@example.test", sender="newcomer@remote.test", subject="greylisted now")
+    assert deferred.code == 451 and "Greylisted" in deferred.text, deferred
+    assert send_message(gateway.port, "carol@other.test", sender="newcomer@remote.test").code == 250
+    # Back to the configuration's (off): accepted at once.
+    assert client.request("PUT", "/api/v1/domains/example.test", {"greylisting": None}).status == 200
+    assert send_message(gateway.port, "alice@example.test", sender="another@remote.test").code == 250
+
+
 def test_csv_import_accepts_new_addresses_at_once_and_exports(gateway):
     client = logged_in(gateway)
     assert send_message(gateway.port, "bob@example.test").code == 550   # unknown so far

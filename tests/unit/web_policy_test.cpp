@@ -107,6 +107,8 @@ TEST_F(PolicyApiTest, ChangingAConfiguredDomainKeepsItsFileSettingsAndAppliesAtO
   EXPECT_EQ(domain->reject_threshold, 4);
   EXPECT_EQ(domain->policy.reject_threshold, 4);
   EXPECT_EQ(domain->policy.replies.at("score"), "Refused as spam, call +1 555 0100 (ID:{id})");
+  EXPECT_TRUE(domain->policy.greylisting) << "greylisting on for this domain only";
+  EXPECT_FALSE(now->find("other.test")->policy.greylisting);
   EXPECT_FALSE(domain->policy.blacklist.match_sender("x@file-bad.test").empty()) << "the file's domain list stays";
   EXPECT_EQ(domain->addresses.size(), 1u) << "and its addresses";
   auto stored = store_->domains();

@@ -9,13 +9,14 @@ export interface Domain {
   tag_threshold: number;
   reject_threshold: number;
   greylisting: boolean | null;
+  greylisting_in_force: boolean;
   reject_text: string;
   reject_text_in_force: string;
   source: "file" | "web" | "file+web";
   addresses: number;
 }
 
-export type DomainChange = Partial<Omit<Domain, "source" | "addresses" | "reject_text_in_force">>;
+export type DomainChange = Partial<Omit<Domain, "source" | "addresses" | "reject_text_in_force" | "greylisting_in_force">>;
 
 export interface AddressRow {
   address: string;

@@ -47,8 +47,8 @@ const sourceText: Record<string, string> = {
   "file+web": "configuration file, changed here",
 };
 
-function greylistingText(value: boolean | null): string {
-  return value === null ? "as configured" : value ? "on" : "off";
+function greylistingText(d: policy.Domain): string {
+  return `${d.greylisting_in_force ? "on" : "off"}${d.greylisting === null ? " (as configured)" : ""}`;
 }
 
 export async function domainsPage(app: App, main: HTMLElement): Promise<void> {
@@ -82,7 +82,7 @@ export async function domainsPage(app: App, main: HTMLElement): Promise<void> {
                 el("td", null, d.recipients),
                 el("td", { class: "number" }, d.tag_threshold),
                 el("td", { class: "number" }, d.reject_threshold),
-                el("td", null, greylistingText(d.greylisting)),
+                el("td", null, greylistingText(d)),
                 el("td", { class: "number" }, d.addresses),
                 el("td", null, sourceText[d.source] ?? d.source),
               ),
@@ -148,7 +148,7 @@ function settingsForm(app: App, domain: policy.Domain): HTMLElement {
   const greylisting = el(
     "select",
     { id: "domain-greylisting" },
-    el("option", { value: "", selected: domain.greylisting === null }, "As configured ([greylisting] enabled)"),
+    el("option", { value: "", selected: domain.greylisting === null }, `As configured ([greylisting] enabled${domain.greylisting === null ? `: ${domain.greylisting_in_force ? "on" : "off"}` : ""})`),
     el("option", { value: "on", selected: domain.greylisting === true }, "On"),
     el("option", { value: "off", selected: domain.greylisting === false }, "Off"),
   );
