@@ -24,6 +24,7 @@
 #include <thread>
 #include <variant>
 
+#include "store/sqlite_stats.hpp"
 #include "store/sqlite_support.hpp"
 #include "store/store.hpp"
 
@@ -420,6 +421,7 @@ struct WriterStatements {
 Connection open_writer_connection(const std::string& path) {
   Connection db = open_connection(path);
   prepare_schema(db.get(), path);
+  sqlite_stats::prepare(db.get());   // the dashboard's counts (sqlite_stats.cpp)
   execute(db.get(), "PRAGMA temp_store = MEMORY");
   execute(db.get(), "CREATE TEMP TABLE IF NOT EXISTS prune_ids (id TEXT PRIMARY KEY NOT NULL)");
   return db;
@@ -433,6 +435,7 @@ class SqliteStore final : public Store {
       : path_(std::move(path)),
         writer_db_(std::move(writer_db)),
         writer_statements_(writer_db_.get()),
+        stats_writer_(writer_db_.get()),
         reader_db_(std::move(reader_db)),
         writer_thread_([this] { run_writer(); }) {}
 
@@ -574,6 +577,16 @@ class SqliteStore final : public Store {
       spdlog::error("store {}: search failed: {}", path_, error.what());
     }
     return records;
+  }
+
+  Statistics statistics(const StatsQuery& query) override {
+    std::lock_guard lock(reader_mutex_);
+    try {
+      return sqlite_stats::read(reader_db_.get(), query, to_milliseconds(Clock::now()));
+    } catch (const SqliteError& error) {
+      spdlog::error("store {}: cannot read the statistics: {}", path_, error.what());
+    }
+    return {};
   }
 
   std::optional<std::string> message(const std::string& id) override {
@@ -893,7 +906,9 @@ class SqliteStore final : public Store {
     for (auto it = batch.begin(); it != batch.end(); ++it) {
       if (auto* prune = std::get_if<PruneWrite>(&*it)) {
         write_segment({segment_start, it});
-        prune->removed_rows.set_value(prune_rows(prune->before_milliseconds));
+        auto removed = prune_rows(prune->before_milliseconds);
+        prune_stats(prune->before_milliseconds);
+        prune->removed_rows.set_value(removed);
         segment_start = it + 1;
       }
     }
@@ -906,6 +921,11 @@ class SqliteStore final : public Store {
     if (!begin_write_transaction()) {
       spdlog::error("store {}: {} log writes lost: no write transaction could be started", path_, writes.size());
       return;
+    }
+    try {
+      stats_writer_.maintain(to_milliseconds(Clock::now()));
+    } catch (const SqliteError& error) {
+      spdlog::warn("store {}: cannot drop old hourly statistics: {}", path_, error.what());
     }
     for (auto& write : writes) {
       try {
@@ -939,6 +959,10 @@ class SqliteStore final : public Store {
   void write_record(const RecordWrite& write) {
     const TransactionRecord& record = write.record;
     auto& statements = writer_statements_;
+    // The dashboard's counts: what a row written before under this ID counted is taken back.
+    const auto now = to_milliseconds(Clock::now());
+    if (auto before = stats_writer_.stored(record.id)) stats_writer_.apply(*before, -1, now);
+    stats_writer_.apply(sqlite_stats::contribution_of(record), 1, now);
     statements.delete_recipients.reset().bind_text(1, record.id).run();
     statements.insert_transaction.reset()
         .bind_text(1, record.id)
@@ -1022,6 +1046,18 @@ class SqliteStore final : public Store {
     }
   }
 
+  // The dashboard's counts of the hours and days a prune removed, in a transaction of their own.
+  void prune_stats(std::int64_t before_milliseconds) {
+    if (!begin_write_transaction()) return;
+    try {
+      stats_writer_.prune(before_milliseconds);
+      writer_statements_.commit.reset().run();
+    } catch (const std::exception& error) {
+      spdlog::error("store {}: cannot prune the statistics: {}", path_, error.what());
+      rollback_if_open();
+    }
+  }
+
   bool begin_write_transaction() {
     for (int attempt = 1; attempt <= kBeginAttempts; ++attempt) {
       try {
@@ -1077,6 +1113,7 @@ class SqliteStore final : public Store {
   // The writer thread's connection and statements (statements are destroyed first).
   Connection writer_db_;
   WriterStatements writer_statements_;
+  sqlite_stats::Writer stats_writer_;
 
   std::mutex queue_mutex_;
   std::condition_variable work_queued_;

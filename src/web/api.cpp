@@ -113,6 +113,7 @@ Api::Api(Store& store, ConfigSource config, metrics::Registry& metrics, ApiServi
   add_session_routes(routes_, context);
   add_message_routes(routes_, context);
   add_user_routes(routes_, context);
+  add_stats_routes(routes_, context);
   routes_.push_back({"GET", "/api/v1/openapi.json", false, [](const Request&, const Principal*, const std::string&) {
                        Response response;
                        response.body = std::string(openapi_document());

@@ -110,7 +110,8 @@ def test_openapi_lists_the_routes_and_nothing_is_open_without_login(web):
     assert {("POST", "/api/v1/session"), ("GET", "/api/v1/session"), ("DELETE", "/api/v1/session"),
             ("GET", "/api/v1/messages"), ("GET", "/api/v1/messages/{id}"), ("GET", "/api/v1/messages/{id}/raw"),
             ("GET", "/api/v1/audit"), ("GET", "/api/v1/openapi.json"), ("GET", "/metrics"),
-            ("GET", "/api/v1/users"), ("POST", "/api/v1/users"), ("DELETE", "/api/v1/users/{id}")} == listed
+            ("GET", "/api/v1/users"), ("POST", "/api/v1/users"), ("DELETE", "/api/v1/users/{id}"),
+            ("GET", "/api/v1/stats")} == listed
     checked = 0
     for method, path, public in operations:
         if public:
@@ -119,7 +120,7 @@ def test_openapi_lists_the_routes_and_nothing_is_open_without_login(web):
         assert response.status == 401, (method, path, response.status, response.data)
         assert json.loads(response.data) == {"error": "not logged in"}
         checked += 1
-    assert checked == 9
+    assert checked == 10
     # A forged cookie is no better.
     client.cookie = "gatehouse_session=" + "A" * 43
     assert client.request("GET", "/api/v1/messages").status == 401

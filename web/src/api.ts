@@ -76,7 +76,7 @@ export function setUnauthorizedHandler(handler: () => void): void {
   onUnauthorized = handler;
 }
 
-async function request(method: string, path: string, body?: unknown, quiet401 = false): Promise<Response> {
+export async function request(method: string, path: string, body?: unknown, quiet401 = false): Promise<Response> {
   const headers: Record<string, string> = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (method !== "GET" && method !== "HEAD" && csrfToken) headers["X-CSRF-Token"] = csrfToken;

@@ -4,6 +4,7 @@
 import type { App } from "./main";
 import { logPage } from "./log";
 import { detailPage } from "./detail";
+import { dashboardPage } from "./dashboard";
 
 export interface Page {
   // The path: a string matches exactly; a RegExp's groups (decoded) are passed to render.
@@ -16,9 +17,10 @@ export interface Page {
 }
 
 export const pages: Page[] = [
+  { path: "/dashboard", nav: { label: "Dashboard", href: "/dashboard" }, render: (app, main) => dashboardPage(app, main) },
   { path: "/messages", nav: { label: "Message log", href: "/messages" }, render: (app, main) => logPage(app, main) },
   { path: /^\/messages\/([^/]+)$/, render: (app, main, id) => detailPage(app, main, id) },
 ];
 
 // The first page after logging in.
-export const homePath = "/messages";
+export const homePath = "/dashboard";
