@@ -24,6 +24,7 @@
 #include <thread>
 #include <variant>
 
+#include "store/sqlite_search.hpp"
 #include "store/sqlite_stats.hpp"
 #include "store/sqlite_support.hpp"
 #include "store/store.hpp"
@@ -421,7 +422,8 @@ struct WriterStatements {
 Connection open_writer_connection(const std::string& path) {
   Connection db = open_connection(path);
   prepare_schema(db.get(), path);
-  sqlite_stats::prepare(db.get());   // the dashboard's counts (sqlite_stats.cpp)
+  sqlite_stats::prepare(db.get());         // the dashboard's counts (sqlite_stats.cpp)
+  sqlite_search::prepare(db.get(), path);  // the text searches' index (sqlite_search.cpp)
   execute(db.get(), "PRAGMA temp_store = MEMORY");
   execute(db.get(), "CREATE TEMP TABLE IF NOT EXISTS prune_ids (id TEXT PRIMARY KEY NOT NULL)");
   return db;
@@ -436,6 +438,7 @@ class SqliteStore final : public Store {
         writer_db_(std::move(writer_db)),
         writer_statements_(writer_db_.get()),
         stats_writer_(writer_db_.get()),
+        search_writer_(writer_db_.get()),
         reader_db_(std::move(reader_db)),
         writer_thread_([this] { run_writer(); }) {}
 
@@ -556,14 +559,19 @@ class SqliteStore final : public Store {
       parameters.emplace_back(to_milliseconds(*query.before_time));
       parameters.emplace_back(query.before_id);
     }
-    sql += " ORDER BY t.time DESC, t.id DESC LIMIT ? OFFSET ?";
-    // A limit of 0 means no limit.
-    parameters.emplace_back(query.limit == 0 ? std::int64_t{-1} : static_cast<std::int64_t>(query.limit));
-    parameters.emplace_back(static_cast<std::int64_t>(query.offset));
-
     std::vector<TransactionRecord> records;
     std::lock_guard lock(reader_mutex_);
     try {
+      // Rare subject / sender / recipient texts: the rows that contain them from the trigram index
+      // first, the conditions above unchanged (sqlite_search.cpp).
+      if (auto match = sqlite_search::selective_match(reader_db_.get(), query)) {
+        sql += " AND t.rowid IN (SELECT rowid FROM search_text WHERE search_text MATCH ?)";
+        parameters.emplace_back(std::move(*match));
+      }
+      sql += " ORDER BY t.time DESC, t.id DESC LIMIT ? OFFSET ?";
+      // A limit of 0 means no limit.
+      parameters.emplace_back(query.limit == 0 ? std::int64_t{-1} : static_cast<std::int64_t>(query.limit));
+      parameters.emplace_back(static_cast<std::int64_t>(query.offset));
       Statement statement(reader_db_.get(), sql);
       for (std::size_t i = 0; i < parameters.size(); ++i) {
         int index = static_cast<int>(i + 1);
@@ -963,6 +971,7 @@ class SqliteStore final : public Store {
     const auto now = to_milliseconds(Clock::now());
     if (auto before = stats_writer_.stored(record.id)) stats_writer_.apply(*before, -1, now);
     stats_writer_.apply(sqlite_stats::contribution_of(record), 1, now);
+    search_writer_.remove(record.id);   // the text searches' index (sqlite_search.cpp)
     statements.delete_recipients.reset().bind_text(1, record.id).run();
     statements.insert_transaction.reset()
         .bind_text(1, record.id)
@@ -990,6 +999,7 @@ class SqliteStore final : public Store {
         .bind_integer(23, record.delivery_attempts)
         .bind_text(24, record.delivery_detail)
         .run();
+    search_writer_.add(sqlite3_last_insert_rowid(writer_db_.get()), record);
     for (const auto& recipient : record.recipients)
       statements.insert_recipient.reset()
           .bind_text(1, record.id)
@@ -1031,6 +1041,7 @@ class SqliteStore final : public Store {
                            .bind_integer(1, before_milliseconds)
                            .bind_integer(2, kPruneChunkRows)
                            .run();
+        search_writer_.prune_selected();
         statements.delete_pruned_recipients.reset().run();
         statements.delete_pruned_messages.reset().run();
         int deleted = statements.delete_pruned_transactions.reset().run();
@@ -1114,6 +1125,7 @@ class SqliteStore final : public Store {
   Connection writer_db_;
   WriterStatements writer_statements_;
   sqlite_stats::Writer stats_writer_;
+  sqlite_search::Writer search_writer_;
 
   std::mutex queue_mutex_;
   std::condition_variable work_queued_;
