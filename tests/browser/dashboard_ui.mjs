@@ -1,13 +1,20 @@
 // Drives Debian's chromium through gatehouse's dashboard (run by tests/e2e/test_web_dashboard.py
-// against a real daemon that has just handled a mix of messages). Input in the environment:
+// against a real daemon on a new, empty store: the page is watched while mail arrives). Input in
+// the environment:
 //   GATEHOUSE_URL, GATEHOUSE_USER, GATEHOUSE_PASSWORD
-//   EXPECTED        the API's totals for 24 h as JSON ({"accept": 2, "tag": 1, "reject": 2, …, "all": 6})
-//   SEND_COMMAND    a JSON argv that sends one more accepted message (to see the page update live)
+//   MIX_COMMAND     a JSON argv that sends six messages through the gateway (accepted, tagged,
+//                   rejected, one for an unreachable back-end) and prints {name: [code, id]} as JSON
+//   SEND_COMMAND    a JSON argv that sends one more accepted message
 //   SCREENSHOT_DIR  where the screenshots go (dashboard-*.png)
 //   CHROMIUM        the browser (default /usr/bin/chromium)
 // Prints one line per step; exits 1 with the reason at the first failure.
 import { createRequire } from "node:module";
 import { execFileSync } from "node:child_process";
+
+const run = (variable) => {
+  const argv = JSON.parse(process.env[variable]);
+  return execFileSync(argv[0], argv.slice(1), { encoding: "utf8" });
+};
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -16,7 +23,6 @@ const require = createRequire(new URL("../../web/package.json", import.meta.url)
 const { chromium } = require("playwright-core");
 
 const base = process.env.GATEHOUSE_URL;
-const expected = JSON.parse(process.env.EXPECTED);
 const shots = process.env.SCREENSHOT_DIR;
 fs.mkdirSync(shots, { recursive: true });
 
@@ -59,6 +65,23 @@ try {
   check(new URL(page.url()).pathname === "/dashboard", `after login at ${page.url()}`);
   check((await page.locator("nav a[aria-current=page]").textContent()) === "Dashboard", "the navigation marks the dashboard");
   done();
+
+  step = "a new installation: the empty state says so";
+  await page.locator("#dashboard-empty").waitFor();
+  check(/no messages in the last 24 hours/i.test((await page.locator("#dashboard-empty").textContent()) ?? ""), "empty state text");
+  check((await figure("stat-all")) === 0, "no messages counted");
+  check(/nothing refused/i.test((await page.locator("#top-reasons").textContent()) ?? ""), "empty top reasons");
+  await shot("00-empty");
+  done();
+
+  step = "the messages sent now appear without a reload";
+  const sent = JSON.parse(run("MIX_COMMAND"));
+  check(sent.relay[0] === 554 && sent.accepted[0] === 250, `replies ${JSON.stringify(sent)}`);
+  await page.waitForFunction(() => Number((document.querySelector("#stat-all")?.textContent ?? "").replace(/[^0-9]/g, "")) === 6, null, { timeout: 20000 });
+  await page.locator("svg.bars").waitFor();
+  const expected = (await (await page.request.get(`${base}/api/v1/stats`)).json()).totals;
+  check(expected.all === 6 && expected.accept >= 2 && expected.tag === 1 && expected.reject === 2, `the API's totals ${JSON.stringify(expected)}`);
+  done(JSON.stringify(expected));
 
   step = "the totals are the messages just sent";
   for (const [id, key] of [["stat-all", "all"], ["stat-accept", "accept"], ["stat-tag", "tag"], ["stat-reject", "reject"], ["stat-tempfail", "tempfail"]])
@@ -108,7 +131,7 @@ try {
 
   step = "a new message shows up without a reload";
   const before = await figure("stat-accept");
-  execFileSync(JSON.parse(process.env.SEND_COMMAND)[0], JSON.parse(process.env.SEND_COMMAND).slice(1), { stdio: "inherit" });
+  run("SEND_COMMAND");
   await page.waitForFunction((n) => Number((document.querySelector("#stat-accept")?.textContent ?? "").replace(/[^0-9]/g, "")) === n, before + 1, { timeout: 20000 });
   done(`accepted ${before} → ${before + 1}`);
 
@@ -145,7 +168,7 @@ try {
   await page.locator("#message-table").waitFor();
   const rows = page.locator("#message-table tbody tr");
   check((await rows.count()) === 1, `${await rows.count()} rows for relay denied`);
-  check((await rows.first().getAttribute("data-id")) === process.env.RELAY_ID, "the relay attempt");
+  check((await rows.first().getAttribute("data-id")) === sent.relay[1], "the relay attempt");
   await shot("04-filtered-log");
   done(url.search);
 

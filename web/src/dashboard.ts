@@ -250,7 +250,7 @@ function topCard(stats: Stats, kind: "ips" | "domains"): HTMLElement {
           : emptyRow(3, "None in this period."),
       ),
     );
-  const since = stats.top_since < stats.from ? el("p", { class: "muted small" }, `Counted in whole days, since ${formatTime(stats.top_since)}.`) : null;
+  const since = stats.top_since < stats.from ? el("p", { class: "muted small" }, `Counted in whole days (UTC), since ${formatTime(stats.top_since)}.`) : null;
   return el(
     "section",
     { class: "card", "aria-labelledby": `${kind}-title` },
