@@ -5,24 +5,28 @@
 // Why. A LIKE with a leading % uses no B-tree index, so the search walks the log newest first
 // (transactions_time) and tests each row until it has a page. For a common word that is quick;
 // for a rare one (1 row in 20,000) or one that matches nothing it reads every row: on the
-// benchmark's 1,000,000 rows (bench/web/) 3–5 s per search. A covering index of the searched
-// columns only shrank that to about 2 s (measured: it is still a scan). The trigram index answers
+// benchmark's 1,000,000 rows (bench/web/) 0.5–1 s per search on a quiet machine, more on a busy
+// one. A covering index of the searched columns is still a scan (0.6 s for a rare sender on a
+// third of those rows). The trigram index answers
 // "which rows contain this text" directly (SQLite ≥ 3.34; Debian bookworm has 3.40).
 //
-// How, keeping the results identical. The index only narrows: search() asks it first how many
+// How, keeping the results identical. search() first walks newest first as before, for at most
+// 60 ms (WalkBudget): a common text fills its page in that time without touching the index,
+// whose row lists for common trigrams are long (reading them cold took up to 1.3 s for
+// "alice.smith" on the benchmark). Past the budget the index narrows: search() asks it how many
 // rows contain every searched text (at most `limit`, 5,000, are counted); when few do, the query
 // gets "AND t.rowid IN (those rows)" and keeps every LIKE condition as it was, so the answer is
 // the same rows in the same order — the index may only over-approximate (its case folding is
 // Unicode's where LIKE folds ASCII, and a phrase may run across two recipients), never miss (a
-// text LIKE matches is a substring the trigram phrase finds). When many rows match, the walk
-// newest first finds a page soon and is kept. Texts shorter than 3 characters (no trigram) are
-// not looked up.
+// text LIKE matches is a substring the trigram phrase finds). When many rows match all the same
+// (a text of middling frequency), the walk runs to its end. Texts shorter than 3 characters (no
+// trigram) are not looked up.
 //
 // The cost: the index stores its text (a content table, so a row is deleted by rowid — a
 // contentless one must be told the old text exactly, which a crash between two writes could get
-// wrong), about 0.4 KB a row with its trigrams; the writer adds one row per transaction and
+// wrong), about 0.55 KB a row with its trigrams (1.1 GB → 1.66 GB on the benchmark); the writer adds one row per transaction and
 // removes it when the transaction is written again or pruned. A store of an older version gets
-// its index built from the log when first opened (a minute or two for a million rows, logged).
+// its index built from the log when first opened (39 s for the benchmark's million rows, logged).
 #include "store/sqlite_search.hpp"
 
 #include <spdlog/spdlog.h>
@@ -151,6 +155,20 @@ void Writer::add(std::int64_t rowid, const TransactionRecord& record) {
 }
 
 void Writer::prune_selected() { prune_.reset().run(); }
+
+WalkBudget::WalkBudget(sqlite3* db, std::chrono::milliseconds budget)
+    : db_(db), deadline_(std::chrono::steady_clock::now() + budget) {
+  sqlite3_progress_handler(db_, 1000, &WalkBudget::check, this);
+}
+
+WalkBudget::~WalkBudget() { sqlite3_progress_handler(db_, 0, nullptr, nullptr); }
+
+int WalkBudget::check(void* self) {
+  auto* budget = static_cast<WalkBudget*>(self);
+  if (std::chrono::steady_clock::now() < budget->deadline_) return 0;
+  budget->spent_ = true;
+  return 1;
+}
 
 std::optional<std::string> selective_match(sqlite3* db, const SearchQuery& query, std::size_t limit) {
   // An FTS5 phrase reads the row lists of all its trigrams, and a common one (".ex" of

@@ -4,6 +4,7 @@
 #pragma once
 #include <sqlite3.h>
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -29,6 +30,24 @@ class Writer {
 
  private:
   sqlite::Statement remove_, add_, prune_;
+};
+
+// A time limit for one statement on `db` (a progress handler): past it, the statement fails with
+// SQLITE_INTERRUPT and spent() is true. For the search's walk newest first, which a common text
+// ends quickly and a rare one would make read the whole log.
+class WalkBudget {
+ public:
+  explicit WalkBudget(sqlite3* db, std::chrono::milliseconds budget = std::chrono::milliseconds(60));
+  ~WalkBudget();
+  WalkBudget(const WalkBudget&) = delete;
+  WalkBudget& operator=(const WalkBudget&) = delete;
+  bool spent() const { return spent_; }
+
+ private:
+  static int check(void* self);
+  sqlite3* db_;
+  std::chrono::steady_clock::time_point deadline_;
+  bool spent_ = false;
 };
 
 // For a search with subject / sender / recipient text: an FTS5 MATCH expression that finds a

@@ -560,27 +560,47 @@ class SqliteStore final : public Store {
       parameters.emplace_back(query.before_id);
     }
     std::vector<TransactionRecord> records;
+    auto run = [&](std::string text, std::vector<std::variant<std::string, std::int64_t>> values) {
+      text += " ORDER BY t.time DESC, t.id DESC LIMIT ? OFFSET ?";
+      // A limit of 0 means no limit.
+      values.emplace_back(query.limit == 0 ? std::int64_t{-1} : static_cast<std::int64_t>(query.limit));
+      values.emplace_back(static_cast<std::int64_t>(query.offset));
+      Statement statement(reader_db_.get(), text);
+      for (std::size_t i = 0; i < values.size(); ++i) {
+        int index = static_cast<int>(i + 1);
+        if (auto* value = std::get_if<std::string>(&values[i]))
+          statement.bind_text(index, *value);
+        else
+          statement.bind_integer(index, std::get<std::int64_t>(values[i]));
+      }
+      records.clear();
+      while (statement.step()) records.push_back(read_record(statement));
+    };
     std::lock_guard lock(reader_mutex_);
     try {
-      // Rare subject / sender / recipient texts: the rows that contain them from the trigram index
-      // first, the conditions above unchanged (sqlite_search.cpp).
-      if (auto match = sqlite_search::selective_match(reader_db_.get(), query)) {
-        sql += " AND t.rowid IN (SELECT rowid FROM search_text WHERE search_text MATCH ?)";
-        parameters.emplace_back(std::move(*match));
+      // Subject / sender / recipient texts (sqlite_search.cpp): the walk newest first gets a moment,
+      // which a common text's page needs; a rarer one is looked up in the trigram index instead,
+      // the conditions above unchanged.
+      const bool text = !query.subject.empty() || !query.sender.empty() || !query.recipient.empty();
+      bool done = false;
+      if (text) {
+        sqlite_search::WalkBudget budget(reader_db_.get());
+        try {
+          run(sql, parameters);
+          done = true;
+        } catch (const SqliteError&) {
+          if (!budget.spent()) throw;
+        }
       }
-      sql += " ORDER BY t.time DESC, t.id DESC LIMIT ? OFFSET ?";
-      // A limit of 0 means no limit.
-      parameters.emplace_back(query.limit == 0 ? std::int64_t{-1} : static_cast<std::int64_t>(query.limit));
-      parameters.emplace_back(static_cast<std::int64_t>(query.offset));
-      Statement statement(reader_db_.get(), sql);
-      for (std::size_t i = 0; i < parameters.size(); ++i) {
-        int index = static_cast<int>(i + 1);
-        if (auto* text = std::get_if<std::string>(&parameters[i]))
-          statement.bind_text(index, *text);
-        else
-          statement.bind_integer(index, std::get<std::int64_t>(parameters[i]));
+      if (!done) {
+        if (text) {
+          if (auto match = sqlite_search::selective_match(reader_db_.get(), query)) {
+            sql += " AND t.rowid IN (SELECT rowid FROM search_text WHERE search_text MATCH ?)";
+            parameters.emplace_back(std::move(*match));
+          }
+        }
+        run(sql, parameters);
       }
-      while (statement.step()) records.push_back(read_record(statement));
     } catch (const SqliteError& error) {
       spdlog::error("store {}: search failed: {}", path_, error.what());
     }
