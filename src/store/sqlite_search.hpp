@@ -4,6 +4,7 @@
 #pragma once
 #include <sqlite3.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -35,9 +36,13 @@ class Writer {
 // A time limit for one statement on `db` (a progress handler): past it, the statement fails with
 // SQLITE_INTERRUPT and spent() is true. For the search's walk newest first, which a common text
 // ends quickly and a rare one would make read the whole log.
+// The walk's time in milliseconds; below 0: no walk, straight to the index (the unit tests use
+// it, so that both ways are tested on a small store).
+inline std::atomic<int> walk_budget_ms{60};
+
 class WalkBudget {
  public:
-  explicit WalkBudget(sqlite3* db, std::chrono::milliseconds budget = std::chrono::milliseconds(60));
+  explicit WalkBudget(sqlite3* db, std::chrono::milliseconds budget = std::chrono::milliseconds(walk_budget_ms.load()));
   ~WalkBudget();
   WalkBudget(const WalkBudget&) = delete;
   WalkBudget& operator=(const WalkBudget&) = delete;

@@ -583,7 +583,7 @@ class SqliteStore final : public Store {
       // the conditions above unchanged.
       const bool text = !query.subject.empty() || !query.sender.empty() || !query.recipient.empty();
       bool done = false;
-      if (text) {
+      if (text && sqlite_search::walk_budget_ms >= 0) {
         sqlite_search::WalkBudget budget(reader_db_.get());
         try {
           run(sql, parameters);

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <set>
 
+#include "store/sqlite_search.hpp"
 #include "store/store.hpp"
 
 namespace gatehouse {
@@ -16,15 +17,19 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class SearchIndexTest : public ::testing::Test {
+// Each test twice: the usual way (a small store's walk newest first ends within its time) and
+// straight to the trigram index, so that the index's answers are checked too.
+class SearchIndexTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
+    sqlite_search::walk_budget_ms = GetParam() ? -1 : 60;
     char pattern[] = "/tmp/gatehouse-search-index-test-XXXXXX";
     ASSERT_NE(mkdtemp(pattern), nullptr);
     directory_ = pattern;
     open();
   }
   void TearDown() override {
+    sqlite_search::walk_budget_ms = 60;
     store_.reset();
     std::error_code ignored;
     std::filesystem::remove_all(directory_, ignored);
@@ -75,7 +80,7 @@ class SearchIndexTest : public ::testing::Test {
 
 using Ids = std::set<std::string>;
 
-TEST_F(SearchIndexTest, FindsWhatLikeFinds) {
+TEST_P(SearchIndexTest, FindsWhatLikeFinds) {
   record("M1", "Quarterly REPORT for March", "billing@Invoices.Example", {"alice@example.org"});
   record("M2", "Re: the \"big\" report", "bob@other.test", {"carol@example.org", "dave@other.test"});
   record("M3", "Grüße aus Köln, 100% sicher", "x@y.test", {}, {"<nobody@example.org>: 550 5.1.1 no such user"});
@@ -102,7 +107,7 @@ TEST_F(SearchIndexTest, FindsWhatLikeFinds) {
   EXPECT_EQ(ids(both), (Ids{"M2"}));
 }
 
-TEST_F(SearchIndexTest, KeptRightWhenWrittenAgainAndPruned) {
+TEST_P(SearchIndexTest, KeptRightWhenWrittenAgainAndPruned) {
   record("M1", "first subject", "a@a.test", {"alice@example.org"}, {}, 120);
   record("M2", "kept message", "b@b.test", {"bob@example.org"}, {}, 1);
   store_->flush();
@@ -118,7 +123,7 @@ TEST_F(SearchIndexTest, KeptRightWhenWrittenAgainAndPruned) {
   EXPECT_EQ(subject("after the prune"), (Ids{"M3"}));
 }
 
-TEST_F(SearchIndexTest, AStoreWrittenBeforeTheIndexGetsOne) {
+TEST_P(SearchIndexTest, AStoreWrittenBeforeTheIndexGetsOne) {
   record("M1", "written before the index", "a@a.test", {"alice@example.org"});
   store_->flush();
   store_.reset();
@@ -130,6 +135,9 @@ TEST_F(SearchIndexTest, AStoreWrittenBeforeTheIndexGetsOne) {
   EXPECT_EQ(subject("before the index"), (Ids{"M1"}));
   EXPECT_EQ(recipient("alice@example"), (Ids{"M1"}));
 }
+
+INSTANTIATE_TEST_SUITE_P(WalkAndIndex, SearchIndexTest, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "Index" : "Walk"; });
 
 }  // namespace
 }  // namespace gatehouse
