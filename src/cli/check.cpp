@@ -20,6 +20,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include "engine/policy.hpp"
+#include "engine/runtime_policy.hpp"
 #include "smtp/data_reader.hpp"
 #include "store/store.hpp"
 #include "store/token_store.hpp"
@@ -53,6 +54,8 @@ int run_check(const CheckOptions& options) {
   std::unique_ptr<Store> store;
   if (std::filesystem::exists(config->database_path()))
     if (auto opened = open_sqlite_store(config->database_path().string()); opened) store = std::move(*opened);
+  // As the daemon judges: with the lists and settings changed on the web (engine/runtime_policy.hpp).
+  if (store) config = engine::with_runtime_policy(std::move(*config), *store);
   auto table = build_domain_table(*config, store.get());
   const std::string id = new_transaction_id();
   // Read once: the classifier's features and the content checks below use the same analysis.

@@ -3,9 +3,6 @@
 // of a time window, e.g. to a mail server restored from backup), and `queue list|flush|delete`.
 // Deliveries go to the recipient domain's current back-end, from this process, with the result
 // printed and recorded in the log row.
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/use_future.hpp>
 #include <csignal>
 #include <fmt/format.h>
 #include <fstream>
@@ -15,8 +12,8 @@
 #include "cli/commands.hpp"
 #include "common/time_text.hpp"
 #include "delivery/queue.hpp"
+#include "delivery/redeliver.hpp"
 #include "delivery/spool.hpp"
-#include "dns/resolver.hpp"
 #include "engine/policy.hpp"
 #include "store/store.hpp"
 #include "store/token_store.hpp"
@@ -43,52 +40,18 @@ std::optional<Context> open_context(const std::string& config_path) {
   return context;
 }
 
-std::string domain_of(const std::string& address) {
-  auto at = address.rfind('@');
-  return at == std::string::npos ? std::string{} : address.substr(at + 1);
-}
-
-// Delivers the stored copy of `record` to its recipients' current back-end. Returns true when
-// every recipient was accepted.
+// Delivers the stored copy of `record` to its recipients' current back-end (delivery/redeliver.hpp)
+// and prints the outcome. Returns true when every recipient was accepted.
 bool deliver_stored(Context& context, const TransactionRecord& record, const std::string& action, bool quiet = false) {
-  auto message = context.store->message(record.id);
-  if (!message) {
-    std::cerr << fmt::format("{}: no stored copy of the message (rejected before DATA, or pruned)\n", record.id);
+  auto outcome = delivery::redeliver_blocking(context.config, *context.store, *context.domains, record, action);
+  if (!outcome) {
+    std::cerr << fmt::format("{}: {}\n", record.id, outcome.error().message);
     return false;
   }
-  if (record.recipients.empty()) {
-    std::cerr << fmt::format("{}: the transaction has no accepted recipients\n", record.id);
-    return false;
-  }
-  delivery::SpoolEnvelope envelope;
-  envelope.id = record.id;
-  envelope.mail_from = record.mail_from;
-  envelope.recipients = record.recipients;
-  envelope.direction = record.direction;
-  if (record.direction == "outbound") {
-    envelope.backend = "mx";
-  } else {
-    const DomainConfig* domain = context.domains->find(domain_of(record.recipients.front()));
-    if (!domain) {
-      std::cerr << fmt::format("{}: domain {} is no longer served\n", record.id, domain_of(record.recipients.front()));
-      return false;
-    }
-    envelope.backend = domain->backend.text;
-  }
-  boost::asio::io_context io;
-  std::unique_ptr<dns::Resolver> resolver;
-  if (envelope.backend == "mx")
-    resolver = std::make_unique<dns::Resolver>(io.get_executor(), context.config.nameservers, context.config.dns_timeout);
-  auto future = boost::asio::co_spawn(
-      io, delivery::attempt_delivery(context.config, resolver.get(), envelope, *message), boost::asio::use_future);
-  io.run();
-  auto result = future.get();
-  bool ok = result.deferred.empty() && result.failed.empty();
-  context.store->update_delivery(DeliveryUpdate{record.id, ok ? action : action + " failed", record.delivery_attempts + 1,
-                                                result.detail});
+  bool ok = outcome->delivered;
   if (!quiet || !ok)
-    std::cout << fmt::format("{} {} to {}: {}{}\n", record.id, ok ? action : action + " FAILED", envelope.backend,
-                             ok ? "delivered" : "not delivered", result.detail.empty() ? "" : " — " + result.detail);
+    std::cout << fmt::format("{} {} to {}: {}{}\n", record.id, ok ? action : action + " FAILED", outcome->backend,
+                             ok ? "delivered" : "not delivered", outcome->detail.empty() ? "" : " — " + outcome->detail);
   return ok;
 }
 
@@ -157,19 +120,7 @@ int replay(const ReplayOptions& options) {
     return 2;
   }
   // Every accepted or tagged message of the window, oldest first.
-  std::vector<TransactionRecord> selected;
-  SearchQuery query;
-  query.since = *since;
-  query.until = *until;
-  query.domain = options.domain;
-  query.limit = 1000;
-  for (query.offset = 0;; query.offset += query.limit) {
-    auto page = context->store->search(query);
-    for (auto& r : page)
-      if ((r.disposition == "accept" || r.disposition == "tag") && r.has_message) selected.push_back(std::move(r));
-    if (page.size() < query.limit) break;
-  }
-  std::reverse(selected.begin(), selected.end());
+  auto selected = delivery::replay_selection(*context->store, *since, *until, options.domain);
   std::cout << fmt::format("replay: {} message(s) between {} and {}{}\n", selected.size(), format_local_time(*since),
                            format_local_time(*until), options.domain.empty() ? "" : " for " + options.domain);
   if (options.dry_run) return 0;

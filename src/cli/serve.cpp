@@ -227,8 +227,8 @@ int serve(const std::string& config_path) {
           auto now_generation = (*store)->state_generation();
           if (now_generation != generation) {
             generation = now_generation;
-            gateway.refresh_domains();
-            spdlog::info("domains and addresses reloaded from the state database");
+            gateway.refresh_runtime_state();
+            spdlog::info("domains, addresses, lists and settings reloaded from the state database");
           }
           if (std::chrono::steady_clock::now() >= next_prune) {
             next_prune = std::chrono::steady_clock::now() + std::chrono::hours(1);

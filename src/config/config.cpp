@@ -905,37 +905,8 @@ bool is_list_pattern(std::string_view text) { return text.find_first_of("*?") !=
 void read_sender_list(Section& section, std::string_view key, SenderList& list) {
   auto entries = section.read_string_array(key);
   if (!entries) return;
-  for (const auto& [text, node] : *entries) {
-    const std::string entry = to_lower_ascii(text);
-    if (entry.empty()) {
-      section.report(*node, key, "empty entry");
-      continue;
-    }
-    if (is_list_pattern(entry)) {
-      list.patterns.push_back(entry);
-    } else if (entry.find('@') != std::string::npos) {
-      const auto at = entry.rfind('@');
-      if (at == 0 || !normalize_domain(std::string_view(entry).substr(at + 1))) {
-        section.report(*node, key, fmt::format("expected an address like user@example.test, got {}", quote_for_message(text)));
-        continue;
-      }
-      list.addresses.push_back(entry);
-    } else if (entry.find_first_of(":/") != std::string::npos || parse_ip(entry, false)) {
-      auto network = Network::parse(entry);
-      if (!network) {
-        section.report(*node, key, network.error().message);
-        continue;
-      }
-      list.networks.push_back(*network);
-    } else if (auto domain = normalize_domain(entry)) {
-      list.domains.push_back(*domain);
-    } else {
-      section.report(*node, key,
-                     fmt::format("expected an IP, network, domain, address or pattern (with * or ?), got {}", quote_for_message(text)));
-      continue;
-    }
-    list.entries.push_back(text);
-  }
+  for (const auto& [text, node] : *entries)
+    if (auto added = list.add(text); !added) section.report(*node, key, added.error().message);
 }
 
 void read_lists(Section lists, FilterPolicy& policy) {
@@ -1736,6 +1707,36 @@ bool glob_match(std::string_view pattern, std::string_view text) {
   return p == pattern.size();
 }
 }  // namespace
+
+Status SenderList::add(std::string_view text) {
+  auto fail = [](std::string message) -> Status {
+    Error error;
+    error.message = std::move(message);
+    return error;
+  };
+  const std::string entry = to_lower_ascii(text);
+  if (entry.empty()) return fail("empty entry");
+  if (entry.find_first_of(" \t\r\n,;<>\"") != std::string::npos)
+    return fail(fmt::format("{} has a space or a separator: one entry at a time", quote_for_message(text)));
+  if (is_list_pattern(entry)) {
+    patterns.push_back(entry);
+  } else if (entry.find('@') != std::string::npos) {
+    const auto at = entry.rfind('@');
+    if (at == 0 || !normalize_domain(std::string_view(entry).substr(at + 1)))
+      return fail(fmt::format("expected an address like user@example.test, got {}", quote_for_message(text)));
+    addresses.push_back(entry);
+  } else if (entry.find_first_of(":/") != std::string::npos || parse_ip(entry, false)) {
+    auto network = Network::parse(entry);
+    if (!network) return network.error();
+    networks.push_back(*network);
+  } else if (auto domain = normalize_domain(entry)) {
+    domains.push_back(*domain);
+  } else {
+    return fail(fmt::format("expected an IP, network, domain, address or pattern (with * or ?), got {}", quote_for_message(text)));
+  }
+  entries.emplace_back(text);
+  return Ok{};
+}
 
 std::string SenderList::match_ip(std::string_view ip) const {
   for (const auto& network : networks)

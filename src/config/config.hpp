@@ -81,6 +81,8 @@ struct SenderList {
   std::string match_ip(std::string_view ip) const;
   std::string match_sender(std::string_view sender) const;
   void append(const SenderList& other);
+  // Adds one entry as the configuration file writes it; the error says what is wrong with it.
+  Status add(std::string_view entry);
 };
 
 // A content black list entry or watch word ([[watch_words]], [[domain.watch_words]]): looked for in

@@ -207,6 +207,48 @@ std::size_t DeliveryQueue::size() {
   return due_.size() + in_flight_.size();
 }
 
+std::vector<DeliveryQueue::Entry> DeliveryQueue::entries(std::size_t limit) {
+  auto ids = spool_.list();
+  if (ids.size() > limit) ids.resize(limit);
+  std::vector<Entry> out;
+  for (auto& id : ids) {
+    Entry entry;
+    if (auto loaded = spool_.load(id)) entry.envelope = std::move(loaded->first);
+    else {
+      entry.envelope.id = id;
+      entry.problem = loaded.error().message;
+    }
+    std::lock_guard lock(mutex_);
+    entry.in_flight = in_flight_.count(id) > 0;
+    if (auto due = due_.find(id); due != due_.end()) {
+      auto wait = std::max(due->second - std::chrono::steady_clock::now(), std::chrono::steady_clock::duration::zero());
+      entry.next_attempt = std::chrono::system_clock::now() +
+                           std::chrono::duration_cast<std::chrono::system_clock::duration>(wait);
+    }
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+
+DeliveryQueue::Change DeliveryQueue::retry_now(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  if (in_flight_.count(id)) return Change::in_flight;
+  std::error_code ec;   // a queue file (not a message of the journal, being delivered live)
+  if (!std::filesystem::exists(spool_.path_of(id), ec)) return Change::not_queued;
+  due_[id] = std::chrono::steady_clock::now();
+  return Change::done;
+}
+
+DeliveryQueue::Change DeliveryQueue::remove(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  if (in_flight_.count(id)) return Change::in_flight;
+  std::error_code ec;   // a queue file (not a message of the journal, being delivered live)
+  if (!std::filesystem::exists(spool_.path_of(id), ec)) return Change::not_queued;
+  due_.erase(id);
+  spool_.remove(id);
+  return Change::done;
+}
+
 asio::awaitable<void> DeliveryQueue::run() {
   // Polls twice a second: cheap, and it needs no cross-thread wake-ups.
   while (true) {

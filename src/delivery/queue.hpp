@@ -12,6 +12,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <vector>
 #include <set>
 #include <string>
 
@@ -48,6 +50,22 @@ class DeliveryQueue {
   // Every queued message is due now (`gatehouse queue flush`, SIGUSR1).
   void flush();
   std::size_t size();
+
+  // For the web administration (src/web/api_queue.cpp): the queued messages, and acting on one.
+  struct Entry {
+    SpoolEnvelope envelope;
+    std::optional<std::chrono::system_clock::time_point> next_attempt;   // none while being delivered
+    bool in_flight = false;
+    std::string problem;   // the file cannot be read
+  };
+  std::vector<Entry> entries(std::size_t limit);
+  enum class Change { done, not_queued, in_flight };
+  Change retry_now(const std::string& id);   // due now
+  Change remove(const std::string& id);      // out of the queue (the store keeps its copy)
+  // For deliveries outside the queue (src/delivery/redeliver.hpp from the daemon): its event loop
+  // and resolver.
+  boost::asio::io_context& io() { return io_; }
+  dns::Resolver* resolver() const { return resolver_; }
 
  private:
   boost::asio::awaitable<void> run();

@@ -5,6 +5,7 @@
 // promise 2 (250 only once durable or accepted by the back-end) are kept in on_message().
 #include "content/analysis.hpp"
 #include "engine/gateway.hpp"
+#include "engine/runtime_policy.hpp"
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
@@ -45,6 +46,8 @@ Gateway::Gateway(boost::asio::io_context& io, std::shared_ptr<const Config> conf
                  delivery::Spool& spool, delivery::DeliveryQueue& queue, dns::Resolver* resolver)
     : io_(io), config_(std::move(config)), store_(store), spool_(spool), queue_(queue),
       pool_(config_->backend_pool_size), resolver_(resolver) {
+  file_config_ = config_;
+  config_ = std::make_shared<const Config>(with_runtime_policy(*file_config_, store_));
   domains_ = build_domain_table(*config_, &store_);
 }
 
@@ -58,18 +61,21 @@ std::shared_ptr<const DomainTable> Gateway::domains() const {
   return domains_;
 }
 
-void Gateway::set_config(std::shared_ptr<const Config> config) {
-  auto table = build_domain_table(*config, &store_);
+std::shared_ptr<const Config> Gateway::file_config() const {
   std::lock_guard lock(mutex_);
-  config_ = std::move(config);
+  return file_config_;
+}
+
+void Gateway::set_config(std::shared_ptr<const Config> config) {
+  auto effective = std::make_shared<const Config>(with_runtime_policy(*config, store_));
+  auto table = build_domain_table(*effective, &store_);
+  std::lock_guard lock(mutex_);
+  file_config_ = std::move(config);
+  config_ = std::move(effective);
   domains_ = std::move(table);
 }
 
-void Gateway::refresh_domains() {
-  auto table = build_domain_table(*config(), &store_);
-  std::lock_guard lock(mutex_);
-  domains_ = std::move(table);
-}
+void Gateway::refresh_runtime_state() { set_config(file_config()); }
 
 // ---------------------------------------------------------------------------------------------
 namespace {

@@ -66,10 +66,13 @@ class Gateway {
   Gateway(boost::asio::io_context& io, std::shared_ptr<const Config> config, Store& store, delivery::Spool& spool,
           delivery::DeliveryQueue& queue, dns::Resolver* resolver);
 
+  // The configuration in force: the file's with the web's lists and settings laid over it
+  // (engine/runtime_policy.hpp).
   std::shared_ptr<const Config> config() const;
+  std::shared_ptr<const Config> file_config() const;       // the file's alone
   std::shared_ptr<const DomainTable> domains() const;
-  void set_config(std::shared_ptr<const Config> config);   // SIGHUP
-  void refresh_domains();                                  // after the state database changed
+  void set_config(std::shared_ptr<const Config> config);   // the file's (start, SIGHUP)
+  void refresh_runtime_state();                            // after the state database changed
 
   Store& store() { return store_; }
   delivery::Spool& spool() { return spool_; }
@@ -90,6 +93,7 @@ class Gateway {
  private:
   boost::asio::io_context& io_;
   mutable std::mutex mutex_;
+  std::shared_ptr<const Config> file_config_;
   std::shared_ptr<const Config> config_;
   std::shared_ptr<const DomainTable> domains_;
   Store& store_;

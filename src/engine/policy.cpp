@@ -1,5 +1,6 @@
 // Relay control and recipient validation. See policy.hpp.
 #include "engine/policy.hpp"
+#include "engine/runtime_policy.hpp"
 
 #include <fmt/format.h>
 
@@ -24,22 +25,33 @@ std::shared_ptr<const DomainTable> build_domain_table(const Config& config, Stor
     for (auto& stored : store->domains()) {
       auto backend = BackendAddress::parse(stored.backend);
       if (!backend) continue;  // validated when it was stored
+      // A stored domain of a configured name changes what the web edits and keeps the rest of the
+      // file's (its filter settings, lists, watch words, addresses).
+      const std::string name = smtp::to_lower_ascii(stored.name);
+      auto configured = table->domains.find(name);
       DomainConfig d;
-      d.name = smtp::to_lower_ascii(stored.name);
+      if (configured != table->domains.end()) {
+        d = configured->second;
+      } else {
+        d.policy = config.policy;
+      }
+      d.name = name;
       d.backend = *backend;
       d.recipients = stored.recipients == "any"       ? RecipientValidation::any
                      : stored.recipients == "backend" ? RecipientValidation::backend
                                                       : RecipientValidation::list;
       d.tag_threshold = stored.tag_threshold;
       d.reject_threshold = stored.reject_threshold;
-      d.policy = config.policy;
       d.policy.tag_threshold = d.tag_threshold;
       d.policy.reject_threshold = d.reject_threshold;
+      if (!stored.reject_text.empty()) d.policy.replies["score"] = stored.reject_text;
       d.policy.update_fingerprint();
       table->domains[d.name] = d;
       if (table->primary_domain.empty()) table->primary_domain = d.name;
     }
     for (auto& a : store->addresses()) table->addresses.insert(smtp::to_lower_ascii(a));
+    // The domains' own lists from the web administration (engine/runtime_policy.hpp).
+    for (auto& [name, domain] : table->domains) engine::apply_domain_lists(domain.policy, engine::stored_lists(*store, name));
   }
   return table;
 }

@@ -32,7 +32,7 @@
 namespace gatehouse {
 namespace {
 
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 constexpr int kBusyTimeoutMs = 5000;
 constexpr std::size_t kMaxBatchWrites = 1000;
 constexpr auto kBatchWindow = std::chrono::milliseconds(20);
@@ -180,6 +180,18 @@ void prepare_schema(sqlite3* db, const std::string& path) {
           client_ip TEXT NOT NULL,
           action    TEXT NOT NULL,
           detail    TEXT NOT NULL
+        );
+      )sql");
+    }
+    if (version < 3) {
+      // Version 3: a domain's greylisting and reject text; the settings of the web's Lists and
+      // Settings pages (engine/runtime_policy.hpp).
+      execute(db, R"sql(
+        ALTER TABLE domains ADD COLUMN greylisting INTEGER;   -- NULL: as configured
+        ALTER TABLE domains ADD COLUMN reject_text TEXT NOT NULL DEFAULT '';
+        CREATE TABLE IF NOT EXISTS settings (
+          key   TEXT PRIMARY KEY NOT NULL,
+          value TEXT NOT NULL                  -- a JSON document
         );
       )sql");
     }
@@ -647,16 +659,19 @@ class SqliteStore final : public Store {
                                  domain.recipients));
     return change_state(fmt::format("save domain {}", name), [&](sqlite3* db) -> Result<bool> {
       Statement upsert(db,
-                       "INSERT INTO domains (name, backend, recipients, tag_threshold, reject_threshold) "
-                       "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (name) DO UPDATE SET backend = excluded.backend, "
-                       "recipients = excluded.recipients, tag_threshold = excluded.tag_threshold, "
-                       "reject_threshold = excluded.reject_threshold");
+                       "INSERT INTO domains (name, backend, recipients, tag_threshold, reject_threshold, greylisting, "
+                       "reject_text) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (name) DO UPDATE SET "
+                       "backend = excluded.backend, recipients = excluded.recipients, "
+                       "tag_threshold = excluded.tag_threshold, reject_threshold = excluded.reject_threshold, "
+                       "greylisting = excluded.greylisting, reject_text = excluded.reject_text");
       upsert.bind_text(1, name)
           .bind_text(2, domain.backend)
           .bind_text(3, domain.recipients)
           .bind_real(4, domain.tag_threshold)
           .bind_real(5, domain.reject_threshold)
-          .run();
+          .bind_text(7, domain.reject_text);
+      if (domain.greylisting) upsert.bind_integer(6, *domain.greylisting ? 1 : 0);
+      upsert.run();
       return true;
     });
   }
@@ -675,9 +690,14 @@ class SqliteStore final : public Store {
     std::lock_guard lock(reader_mutex_);
     try {
       Statement query(reader_db_.get(),
-                      "SELECT name, backend, recipients, tag_threshold, reject_threshold FROM domains ORDER BY name");
-      while (query.step())
-        domains.push_back(StoredDomain{query.text(0), query.text(1), query.text(2), query.real(3), query.real(4)});
+                      "SELECT name, backend, recipients, tag_threshold, reject_threshold, greylisting, reject_text "
+                      "FROM domains ORDER BY name");
+      while (query.step()) {
+        StoredDomain domain{query.text(0), query.text(1), query.text(2), query.real(3), query.real(4)};
+        if (!query.is_null(5)) domain.greylisting = query.integer(5) != 0;
+        domain.reject_text = query.text(6);
+        domains.push_back(std::move(domain));
+      }
     } catch (const SqliteError& error) {
       spdlog::error("store {}: cannot read domains: {}", path_, error.what());
     }
@@ -721,6 +741,40 @@ class SqliteStore final : public Store {
       spdlog::error("store {}: cannot read addresses: {}", path_, error.what());
     }
     return addresses;
+  }
+
+  Status put_setting(const std::string& key, const std::string& value) override {
+    return change_state(fmt::format("save setting {}", key), [&](sqlite3* db) -> Result<bool> {
+      if (value.empty()) return Statement(db, "DELETE FROM settings WHERE key = ?1").bind_text(1, key).run() > 0;
+      Statement upsert(db, "INSERT INTO settings (key, value) VALUES (?1, ?2) "
+                           "ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+      upsert.bind_text(1, key).bind_text(2, value).run();
+      return true;
+    });
+  }
+
+  std::optional<std::string> setting(const std::string& key) override {
+    std::lock_guard lock(reader_mutex_);
+    try {
+      Statement query(reader_db_.get(), "SELECT value FROM settings WHERE key = ?1");
+      query.bind_text(1, key);
+      if (query.step()) return query.text(0);
+    } catch (const SqliteError& error) {
+      spdlog::error("store {}: cannot read setting {}: {}", path_, key, error.what());
+    }
+    return std::nullopt;
+  }
+
+  std::vector<std::pair<std::string, std::string>> settings() override {
+    std::vector<std::pair<std::string, std::string>> settings;
+    std::lock_guard lock(reader_mutex_);
+    try {
+      Statement query(reader_db_.get(), "SELECT key, value FROM settings ORDER BY key");
+      while (query.step()) settings.emplace_back(query.text(0), query.text(1));
+    } catch (const SqliteError& error) {
+      spdlog::error("store {}: cannot read the settings: {}", path_, error.what());
+    }
+    return settings;
   }
 
   // -1 when the store cannot be read.

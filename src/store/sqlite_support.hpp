@@ -98,6 +98,7 @@ class Statement {
     return data ? std::string_view(data, sqlite3_column_bytes(statement_.get(), column)) : std::string_view();
   }
   std::int64_t integer(int column) const { return sqlite3_column_int64(statement_.get(), column); }
+  bool is_null(int column) const { return sqlite3_column_type(statement_.get(), column) == SQLITE_NULL; }
   double real(int column) const { return sqlite3_column_double(statement_.get(), column); }
 
  private:

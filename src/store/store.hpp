@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/result.hpp"
@@ -86,6 +87,8 @@ struct StoredDomain {
   std::string recipients = "list";   // list | backend | any
   double tag_threshold = 5.0;
   double reject_threshold = 10.0;
+  std::optional<bool> greylisting;   // nullopt: as [greylisting] enabled says
+  std::string reject_text;           // "" or the reply text of a spam rejection ({id} {reason} {contact})
 };
 
 // An account of the web administration (src/web): `gatehouse admin add`.
@@ -178,6 +181,11 @@ class Store {
   virtual Status add_address(const std::string& address) = 0;
   virtual Status remove_address(const std::string& address) = 0;
   virtual std::vector<std::string> addresses(const std::string& domain = {}) = 0;
+  // Named settings changed at run time (the web's Lists and Settings pages, engine/runtime_policy.hpp):
+  // each a JSON document. An empty value removes the setting.
+  virtual Status put_setting(const std::string& key, const std::string& value) = 0;
+  virtual std::optional<std::string> setting(const std::string& key) = 0;
+  virtual std::vector<std::pair<std::string, std::string>> settings() = 0;   // by key
   virtual std::int64_t state_generation() = 0;
 
   // Web administration accounts, sessions and the audit log.

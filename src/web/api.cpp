@@ -114,6 +114,10 @@ Api::Api(Store& store, ConfigSource config, metrics::Registry& metrics, ApiServi
   add_message_routes(routes_, context);
   add_user_routes(routes_, context);
   add_stats_routes(routes_, context);
+  add_domain_routes(routes_, context);
+  add_list_routes(routes_, context);
+  add_recovery_routes(routes_, context);
+  add_queue_routes(routes_, context);
   routes_.push_back({"GET", "/api/v1/openapi.json", false, [](const Request&, const Principal*, const std::string&) {
                        Response response;
                        response.body = std::string(openapi_document());

@@ -43,6 +43,10 @@ void add_session_routes(Routes& routes, ApiContext& context);    // api_session.
 void add_message_routes(Routes& routes, ApiContext& context);    // api_messages.cpp: the message log
 void add_user_routes(Routes& routes, ApiContext& context);       // api_users.cpp: accounts
 void add_stats_routes(Routes& routes, ApiContext& context);      // api_stats.cpp: the dashboard's figures
+void add_domain_routes(Routes& routes, ApiContext& context);     // api_domains.cpp: domains, addresses
+void add_list_routes(Routes& routes, ApiContext& context);       // api_lists.cpp: lists, settings
+void add_recovery_routes(Routes& routes, ApiContext& context);   // api_recovery.cpp: release, resend, train, replay
+void add_queue_routes(Routes& routes, ApiContext& context);      // api_queue.cpp: the delivery queue
 
 // ---------------------------------------------------------------------------------------------
 // Helpers (api_support.cpp)

@@ -154,8 +154,12 @@ Response serve_static(const Request& request, const WebConfig& web) {
   const bool asset = !segments.empty() && segments.front() == "assets";
   if (!segments.empty()) {
     if (fs::path file = resolve_inside(root, wanted); !file.empty()) return send_file(request, file, asset);
-    // A page of the interface's own routing (no file extension, not an asset): index.html.
-    if (asset || segments.back().find('.') != std::string_view::npos) return not_found();
+    // A page of the interface's own routing (not an asset, not a missing file of a type the
+    // interface has — a domain name as in /domains/example.org is a page): index.html.
+    std::error_code ec;
+    if (asset || content_type_of(fs::path(std::string(segments.back()))) != "application/octet-stream" ||
+        fs::exists(fs::symlink_status(wanted, ec)))
+      return not_found();
   }
   fs::path index = resolve_inside(root, root / "index.html");
   if (index.empty()) return not_found();

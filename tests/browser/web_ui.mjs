@@ -8,63 +8,23 @@
 //   SCREENSHOT_DIR      where the screenshots go
 //   CHROMIUM            the browser (default /usr/bin/chromium)
 // Prints one line per step; exits 1 with the reason at the first failure.
-import { createRequire } from "node:module";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-
-const require = createRequire(new URL("../../web/package.json", import.meta.url));
-const { chromium } = require("playwright-core");
+import { check, runBrowser } from "./harness.mjs";
 
 const base = process.env.GATEHOUSE_URL;
 const user = process.env.GATEHOUSE_USER;
 const password = process.env.GATEHOUSE_PASSWORD;
 const subject = process.env.SUBJECT;
 const hostile = process.env.HOSTILE_SUBJECT;
-const shots = process.env.SCREENSHOT_DIR;
-fs.mkdirSync(shots, { recursive: true });
 
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), "gatehouse-chromium-"));
-const context = await chromium.launchPersistentContext(userDataDir, {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  // This machine's network is closed: no sandbox (root), no GPU, and none of Chromium's own
-  // background connections (updates, sync, QUIC probes) that would be refused at every start.
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
-  viewport: { width: 1280, height: 900 },
-  timezoneId: "America/New_York",
-});
-const dialogs = [];
-const pageErrors = [];
-const consoleErrors = [];
-let step = "start";
-try {
-  const page = context.pages()[0] ?? (await context.newPage());
-  page.setDefaultTimeout(15000);
-  page.on("dialog", async (dialog) => {
-    dialogs.push(`${dialog.type()}: ${dialog.message()}`);
-    await dialog.dismiss();
-  });
-  page.on("pageerror", (error) => pageErrors.push(String(error)));
-  page.on("console", (message) => {
-    if (message.type() === "error") consoleErrors.push(message.text());
-  });
-  const shot = async (name) => page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
-  const done = (text) => console.log(`ok - ${step}${text ? ": " + text : ""}`);
-
-  step = "an unknown visitor is sent to the login page";
+await runBrowser({ name: "web", timezoneId: "America/New_York" }, async ({ page, step, done, shot, dialogs, consoleErrors }) => {
+  step("an unknown visitor is sent to the login page");
   await page.goto(base + "/messages");
   await page.locator("form.login").waitFor();
   check(new URL(page.url()).pathname === "/login", `at ${page.url()}`);
   await shot("01-login");
   done();
 
-  step = "a wrong password shows the API's error";
+  step("a wrong password shows the API's error");
   await page.getByLabel("User name").fill(user);
   await page.getByLabel("Password").fill("not the password");
   await page.getByLabel("Password").press("Enter");   // the keyboard submits the form
@@ -76,7 +36,7 @@ try {
   await shot("02-login-wrong-password");
   done(errorText);
 
-  step = "log in";
+  step("log in");
   await page.getByLabel("User name").fill(user);
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Log in" }).click();
@@ -87,7 +47,7 @@ try {
   await shot("03-message-log");
   done();
 
-  step = "find the sent message by its subject";
+  step("find the sent message by its subject");
   await page.getByLabel("Subject contains").fill(subject);
   await page.getByRole("button", { name: "Search" }).click();
   await page.waitForURL((url) => url.searchParams.get("subject") === subject);
@@ -105,7 +65,7 @@ try {
   await shot("04-search-result");
   done(`${id} at ${timeText}`);
 
-  step = "open its detail and see the score breakdown";
+  step("open its detail and see the score breakdown");
   await row.getByRole("link").click();
   await page.locator("#message-subject").waitFor();
   check(new URL(page.url()).pathname === `/messages/${id}`, `at ${page.url()}`);
@@ -133,12 +93,12 @@ try {
   await shot("05-message-detail");
   done(`${record.checks.length} checks`);
 
-  step = "a deep link survives a reload (index.html for the interface's routes)";
+  step("a deep link survives a reload (index.html for the interface's routes)");
   await page.reload();
   await page.locator("#message-subject").waitFor();
   done();
 
-  step = "pages by the API's cursor";
+  step("pages by the API's cursor");
   await page.goto(base + "/messages?limit=1");
   const rows = page.locator("#message-table tbody tr");
   await rows.first().waitFor();
@@ -155,7 +115,7 @@ try {
   check((await page.locator("#search-limit").inputValue()) === "1", "the page size stays");
   done(`${newest} then ${older}`);
 
-  step = "a Subject with markup is shown as text";
+  step("a Subject with markup is shown as text");
   await page.goto(base + "/messages?subject=" + encodeURIComponent("<script>"));
   const hostileLink = page.locator("#message-table a.subject-link", { hasText: hostile }).first();
   await hostileLink.waitFor();
@@ -172,14 +132,14 @@ try {
   await shot("08-hostile-detail");
   done();
 
-  step = "an empty search says so";
+  step("an empty search says so");
   await page.goto(base + "/messages?subject=" + encodeURIComponent("no such subject anywhere 7f3a"));
   await page.locator("#empty-state").waitFor();
   check(/no messages match/i.test((await page.locator("#empty-state").textContent()) ?? ""), "empty state text");
   await shot("09-empty-search");
   done();
 
-  step = "an error of the API is shown";
+  step("an error of the API is shown");
   await page.goto(base + "/messages?before=not-a-cursor");
   await page.locator("#search-error").waitFor();
   check(/cursor/.test((await page.locator("#search-error").textContent()) ?? ""), "the API's message");
@@ -188,7 +148,7 @@ try {
   await shot("10-no-such-message");
   done();
 
-  step = "phone width: one column, nothing wider than the screen";
+  step("phone width: one column, nothing wider than the screen");
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(base + "/messages?subject=" + encodeURIComponent(subject));
   await page.locator("#message-table tbody tr").first().waitFor();
@@ -203,7 +163,7 @@ try {
   await page.setViewportSize({ width: 1280, height: 900 });
   done();
 
-  step = "log out";
+  step("log out");
   await page.getByRole("button", { name: "Log out" }).click();
   await page.locator("form.login").waitFor();
   const after = await page.request.get(`${base}/api/v1/session`);
@@ -211,19 +171,7 @@ try {
   await shot("13-logged-out");
   done();
 
-  check(pageErrors.length === 0, `errors in the page: ${pageErrors.join("; ")}`);
   // The only console errors allowed are the API's own refusals the steps provoked (401, 404).
   const unexpected = consoleErrors.filter((text) => !/status of (401|404|400)/.test(text));
   check(unexpected.length === 0, `console errors: ${unexpected.join("; ")}`);
-  console.log("all steps passed");
-} catch (error) {
-  console.error(`FAILED at "${step}": ${error.message}`);
-  try {
-    const page = context.pages()[0];
-    if (page) await page.screenshot({ path: path.join(shots, "failure.png"), fullPage: true });
-  } catch {}
-  process.exitCode = 1;
-} finally {
-  await context.close();
-  fs.rmSync(userDataDir, { recursive: true, force: true });
-}
+});

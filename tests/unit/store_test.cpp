@@ -104,7 +104,7 @@ TEST_F(StoreTest, CreatesTheFileInWalMode) {
   EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(statement, 0)), "wal");
   sqlite3_finalize(statement);
   sqlite3_close(db);
-  EXPECT_EQ(query_integer("PRAGMA user_version", ""), 2);
+  EXPECT_EQ(query_integer("PRAGMA user_version", ""), 3);
 }
 
 TEST_F(StoreTest, OpeningInAMissingDirectoryIsAnError) {
@@ -757,6 +757,7 @@ TEST_F(StoreTest, MigratesAVersionOneDatabase) {
   const char* downgrade =
       "DROP INDEX recipients_domain; ALTER TABLE recipients DROP COLUMN domain; DROP TABLE users; "
       "DROP TABLE web_sessions; DROP TABLE audit; "
+      "ALTER TABLE domains DROP COLUMN greylisting; ALTER TABLE domains DROP COLUMN reject_text; DROP TABLE settings; "
       "INSERT INTO recipients (id, address, accepted) VALUES ('OLD1', 'Bob@Example.ORG', 1); PRAGMA user_version = 1;";
   char* error = nullptr;
   ASSERT_EQ(sqlite3_exec(db, downgrade, nullptr, nullptr, &error), SQLITE_OK) << (error ? error : "");
@@ -764,7 +765,7 @@ TEST_F(StoreTest, MigratesAVersionOneDatabase) {
 
   auto store = open();
   ASSERT_TRUE(store);
-  EXPECT_EQ(query_integer("PRAGMA user_version", ""), 2);
+  EXPECT_EQ(query_integer("PRAGMA user_version", ""), 3);
   EXPECT_EQ(query_integer("SELECT count(*) FROM recipients WHERE domain = ?1", "example.org"), 1);
   EXPECT_TRUE(store->add_user(User{"root", "h", "admin", {}, {}}).ok());
 }
@@ -818,6 +819,36 @@ TEST_F(StoreTest, VisibleDomainsRestrictTheSearchItself) {
   store->flush();
   by_reason.reason = "dnsb";
   EXPECT_EQ(ids_of(store->search(by_reason)), (std::vector<std::string>{"REASON1"}));
+}
+
+TEST_F(StoreTest, SettingsAndDomainOptionsPersistAndMoveTheGeneration) {
+  {
+    auto store = open();
+    ASSERT_TRUE(store);
+    auto generation = store->state_generation();
+    ASSERT_TRUE(store->put_setting("lists", R"({"whitelist":["a.example"]})").ok());
+    EXPECT_GT(store->state_generation(), generation);
+    StoredDomain domain{"Example.ORG", "smtp:127.0.0.1:25", "list", 4, 8};
+    domain.greylisting = false;
+    domain.reject_text = "No (ID:{id})";
+    ASSERT_TRUE(store->put_domain(domain).ok());
+    ASSERT_TRUE(store->put_domain(StoredDomain{"other.test", "smtp:127.0.0.1:25", "any", 5, 10}).ok());
+  }
+  auto store = open();   // a restart
+  ASSERT_TRUE(store);
+  EXPECT_EQ(store->setting("lists"), R"({"whitelist":["a.example"]})");
+  EXPECT_EQ(store->setting("settings"), std::nullopt);
+  ASSERT_EQ(store->settings().size(), 1u);
+  auto domains = store->domains();
+  ASSERT_EQ(domains.size(), 2u);
+  EXPECT_EQ(domains[0].name, "example.org");
+  EXPECT_EQ(domains[0].greylisting, false);
+  EXPECT_EQ(domains[0].reject_text, "No (ID:{id})");
+  EXPECT_EQ(domains[1].greylisting, std::nullopt);
+  EXPECT_EQ(domains[1].reject_text, "");
+  // An empty value removes the setting.
+  ASSERT_TRUE(store->put_setting("lists", "").ok());
+  EXPECT_EQ(store->setting("lists"), std::nullopt);
 }
 
 }  // namespace

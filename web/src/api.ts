@@ -77,15 +77,24 @@ export function setUnauthorizedHandler(handler: () => void): void {
 }
 
 export async function request(method: string, path: string, body?: unknown, quiet401 = false): Promise<Response> {
+  return send(method, path, body === undefined ? undefined : JSON.stringify(body), body === undefined ? "" : "application/json", quiet401);
+}
+
+// A body of another type (a CSV file).
+export async function requestWithBody(method: string, path: string, body: string, contentType: string): Promise<Response> {
+  return send(method, path, body, contentType, false);
+}
+
+async function send(method: string, path: string, body: string | undefined, contentType: string, quiet401: boolean): Promise<Response> {
   const headers: Record<string, string> = { Accept: "application/json" };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (contentType) headers["Content-Type"] = contentType;
   if (method !== "GET" && method !== "HEAD" && csrfToken) headers["X-CSRF-Token"] = csrfToken;
   let response: Response;
   try {
     response = await fetch(path, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body,
       credentials: "same-origin",
       cache: "no-store",
     });

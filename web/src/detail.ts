@@ -4,6 +4,7 @@ import * as api from "./api";
 import { el, replace, type Child } from "./dom";
 import { dispositionLabel, formatScore, formatSize, formatTime, isoTime } from "./format";
 import type { App } from "./main";
+import { messageActions } from "./actions";
 
 function facts(rows: [string, Child][]): HTMLElement {
   return el(
@@ -93,6 +94,30 @@ export async function detailPage(app: App, main: HTMLElement, id: string): Promi
     rawSection.append(el("p", { class: "muted" }, "No copy of this message is stored (it ended before DATA, or its retention has passed)."));
   }
 
+  // The delivery facts, shown again after a release or resend (actions.ts) has changed them.
+  const deliveryFacts = (d: api.MessageDetail) =>
+    facts([
+      ["State", d.delivery_status || "not delivered"],
+      ["Attempts", String(d.delivery_attempts)],
+      ["Back-end", d.backend],
+      ["Details", d.delivery_detail],
+      ["Reason", d.reason],
+    ]);
+  const deliverySection = el(
+    "section",
+    { class: "card", "aria-labelledby": "delivery-title", id: "delivery" },
+    el("h2", { id: "delivery-title" }, "Delivery"),
+    deliveryFacts(m),
+  );
+  const refreshDelivery = async () => {
+    try {
+      const fresh = await api.message(m.id);
+      replace(deliverySection, el("h2", { id: "delivery-title" }, "Delivery"), deliveryFacts(fresh));
+    } catch {
+      /* the page still shows the outcome of the action */
+    }
+  };
+
   const hidden = m.hidden_recipients ? ` (and ${m.hidden_recipients} of other domains)` : "";
   replace(
     main,
@@ -131,19 +156,9 @@ export async function detailPage(app: App, main: HTMLElement, id: string): Promi
           ["Direction", m.direction],
         ]),
       ),
-      el(
-        "section",
-        { class: "card", "aria-labelledby": "delivery-title" },
-        el("h2", { id: "delivery-title" }, "Delivery"),
-        facts([
-          ["State", m.delivery_status || "not delivered"],
-          ["Attempts", String(m.delivery_attempts)],
-          ["Back-end", m.backend],
-          ["Details", m.delivery_detail],
-          ["Reason", m.reason],
-        ]),
-      ),
+      deliverySection,
     ),
+    messageActions(m, refreshDelivery),
     el("section", { class: "card", "aria-labelledby": "checks-title" }, el("h2", { id: "checks-title" }, "Score breakdown"), breakdown),
     el(
       "section",
