@@ -88,8 +88,8 @@ function xLabels(stats: Stats): { index: number; text: string }[] {
       if (date.getHours() % 3 === 0) out.push({ index, text: hourLabel.format(date) });
     } else if (stats.range === "7d") {
       if (date.getHours() === 0) out.push({ index, text: dayLabel.format(date) });
-    } else if (date.getHours() < 6 && date.getDate() % 5 === 1) {
-      out.push({ index, text: dateLabel.format(date) });
+    } else if (date.getHours() < 6 && date.getDate() % 5 === 1 && (out.length === 0 || index - out[out.length - 1].index >= 12)) {
+      out.push({ index, text: dateLabel.format(date) });   // not the 1st right after the 31st
     }
   });
   return out;
