@@ -9,6 +9,7 @@
 #include <iterator>
 
 #include "classifier/learner.hpp"
+#include "checks/greylisting.hpp"
 #include "cli/commands.hpp"
 #include "common/id.hpp"
 #include "content/headers.hpp"
@@ -184,6 +185,28 @@ int run_check(const CheckOptions& options) {
       boost::asio::co_spawn(io, judge(), boost::asio::detached);
       io.run();
       verdict.checks.insert(verdict.checks.begin(), recipient_notes.begin(), recipient_notes.end());
+      // Greylisting is decided live by the daemon from its state: say what it would answer now
+      // (read only; the verdict above stays the filtering verdict).
+      if (verdict.disposition != "reject" && verdict.disposition != "tempfail") {
+        checks::Greylist greylist(store.get());
+        for (const auto& recipient : accepted) {
+          const auto at = recipient.rfind('@');
+          const DomainConfig* recipient_domain = at == std::string::npos ? nullptr : table->find(recipient.substr(at + 1));
+          const FilterPolicy& recipient_policy = recipient_domain ? recipient_domain->policy : config->policy;
+          if (!recipient_policy.greylisting) continue;
+          std::string detail = checks::greylisting_exemption({&recipient_policy, recipient_domain == nullptr,
+                                                              table->trusted(options.ip), verdict.whitelisted,
+                                                              options.ip, options.from});
+          if (!detail.empty()) {
+            detail = "exempt: " + detail;
+          } else {
+            auto decision = greylist.evaluate(checks::GreylistKey::of(options.ip, options.from, recipient),
+                                              config->greylisting, Clock::now());
+            detail = decision.defer ? "the daemon would answer 451 now: " + decision.detail : decision.detail;
+          }
+          verdict.checks.push_back({"greylisting", 0, fmt::format("<{}> {}", recipient, detail)});
+        }
+      }
     }
   }
   if (verdict.reply.code == 0) {

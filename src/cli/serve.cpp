@@ -213,7 +213,7 @@ int serve(const std::string& config_path) {
   };
   wait_for_signal();
 
-  // Housekeeping: run-time domain changes, retention.
+  // Housekeeping: run-time domain changes, retention, expired greylisting state.
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
@@ -236,6 +236,10 @@ int serve(const std::string& config_path) {
             auto removed = (*store)->prune(cutoff);
             if (removed) spdlog::info("retention: pruned {} transaction(s) older than {} days", removed,
                                       gateway.config()->retention_days);
+            // Greylisting: triplets never retried in their window, passed ones and networks unused
+            // for pass_lifetime.
+            auto expired = gateway.greylist().prune(gateway.config()->greylisting, Clock::now());
+            if (expired) spdlog::info("greylisting: forgot {} expired entr{}", expired, expired == 1 ? "y" : "ies");
           }
         }
       },

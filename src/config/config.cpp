@@ -869,6 +869,7 @@ const std::map<std::string, std::string>& default_replies() {
       {"virus", "Virus found: {reason} (ID:{id})"},
       {"score", "Message rejected as spam: {reason} (ID:{id})"},
       {"tempfail", "Temporary failure: {reason}; please try again later (ID:{id})"},
+      {"greylisting", "Greylisted: {reason} (ID:{id})"},
   };
   return replies;
 }
@@ -1372,6 +1373,23 @@ void read_web(Section section, Config& config, SeenAddresses& seen_addresses) {
   section.report_unknown_keys();
 }
 
+// [greylisting]: the timings, and `enabled` as the global policy's default (domains override it).
+void read_greylisting(Section section, GreylistingConfig& greylisting) {
+  section.read_bool("enabled", greylisting.enabled);
+  section.read_duration("delay", greylisting.delay, one_second);
+  const toml::node* window = section.read_duration("retry_window", greylisting.retry_window, one_second);
+  section.read_duration("pass_lifetime", greylisting.pass_lifetime, one_second);
+  section.read_integer("auto_whitelist_after", greylisting.auto_whitelist_after, 0, 1000000);
+  if (greylisting.retry_window <= greylisting.delay) {
+    const toml::node* at = window ? window : section.take("delay");
+    const int line = at ? line_of(*at) : section.line();
+    section.report(line, window ? "retry_window" : "delay",
+                   fmt::format("retry_window ({}s) must be longer than delay ({}s): no retry could pass",
+                               greylisting.retry_window.count(), greylisting.delay.count()));
+  }
+  section.report_unknown_keys();
+}
+
 // Lines where each domain was configured, to report duplicates.
 using SeenDomains = std::map<std::string, int>;
 
@@ -1449,6 +1467,7 @@ void read_domain(Section section, Config& config, SeenDomains& seen_domains) {
   domain.policy.blacklist.append(domain_lists.blacklist);
   domain.policy.no_host_checks.append(domain_lists.no_host_checks);
   read_watch_words(section, domain.policy);
+  section.read_bool("greylisting", domain.policy.greylisting);   // over [greylisting] enabled
   domain.tag_threshold = domain.policy.tag_threshold;
   domain.reject_threshold = domain.policy.reject_threshold;
   const toml::node* tag_node = section.read_number("tag_threshold", domain.tag_threshold);
@@ -1597,6 +1616,8 @@ Result<Config> parse_config(std::string_view text, const std::string& name) {
   read_filter(root.table("filter"), config.policy);
   read_lists(root.table("lists"), config.policy);
   read_watch_words(root, config.policy);
+  read_greylisting(root.table("greylisting"), config.greylisting);
+  config.policy.greylisting = config.greylisting.enabled;
   config.policy.fingerprint = policy_fingerprint(config.policy);
   for (Section& list : root.table_array("dnsbl")) read_dns_list(list, config);
   read_uribl(root.table("uribl"), config);

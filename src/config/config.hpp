@@ -112,6 +112,10 @@ struct FilterPolicy {
       "potm", "ppam", "sldm"};
   std::vector<WatchWord> watch_words;   // [[watch_words]], then the domain's [[domain.watch_words]]
   std::shared_ptr<const content::WatchWordMatcher> watch_word_matcher;   // watch_words compiled at load
+  // Greylisting of first-seen (client network, sender, recipient) triplets at RCPT ([greylisting]
+  // enabled, overridden per domain by greylisting = true|false; docs/filtering.md "Greylisting").
+  // Not part of the fingerprint: it decides per recipient, never at DATA.
+  bool greylisting = false;
   std::string fingerprint;          // equal fingerprints = same policy (recipients may share a transaction)
 
   const CheckPolicy& check(std::string_view name) const;
@@ -236,6 +240,16 @@ struct OcrConfig {
   unsigned min_side = 32;                             // smaller images (tracking pixels, icons) are not read
 };
 
+// Greylisting ([greylisting]; docs/filtering.md "Greylisting"): the timings, shared by every
+// domain; whether it applies is FilterPolicy::greylisting (the domain's setting over `enabled`).
+struct GreylistingConfig {
+  bool enabled = false;                               // off by default: an upgrade does not start delaying mail
+  std::chrono::seconds delay{300};                    // a retry sooner than this after first sight is deferred again
+  std::chrono::seconds retry_window{std::chrono::hours(24)};          // a retry later than this after first sight starts over
+  std::chrono::seconds pass_lifetime{std::chrono::hours(24 * 36)};    // a passed triplet is known this long after its last use
+  std::size_t auto_whitelist_after = 5;               // passed triplets after which a client network is not greylisted (0 = never)
+};
+
 struct ListenerConfig {
   std::string address;              // "127.0.0.1" or "::1"
   std::uint16_t port = 25;
@@ -319,6 +333,7 @@ struct Config {
   AntivirusConfig antivirus;        // [antivirus]
   ClassifierConfig classifier;      // [classifier]
   OcrConfig ocr;                    // [ocr]
+  GreylistingConfig greylisting;    // [greylisting]
 
   std::vector<DomainConfig> domains;
 

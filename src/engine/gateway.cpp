@@ -45,7 +45,7 @@ std::optional<Reply> RecipientCache::recall(const std::string& address) {
 Gateway::Gateway(boost::asio::io_context& io, std::shared_ptr<const Config> config, Store& store,
                  delivery::Spool& spool, delivery::DeliveryQueue& queue, dns::Resolver* resolver)
     : io_(io), config_(std::move(config)), store_(store), spool_(spool), queue_(queue),
-      pool_(config_->backend_pool_size), resolver_(resolver) {
+      pool_(config_->backend_pool_size), greylist_(&store_), resolver_(resolver) {
   file_config_ = config_;
   config_ = std::make_shared<const Config>(with_runtime_policy(*file_config_, store_));
   domains_ = build_domain_table(*config_, &store_);
@@ -232,6 +232,7 @@ struct ConnectionHandler::Transaction {
   std::vector<std::string> recipients;
   std::vector<std::string> rejected;         // "addr: reply"
   std::string last_reject_reason;
+  std::string last_reject_disposition = "reject";   // "tempfail" for a greylisted recipient
   std::optional<Verdict> envelope;           // the sender checks' verdict for the policy group
   // Live back-end transaction.
   std::unique_ptr<delivery::BackendConnection> backend;
@@ -305,6 +306,7 @@ boost::asio::awaitable<Reply> ConnectionHandler::on_rcpt(const smtp::RcptEvent& 
   auto refuse = [&](Reply reply, std::string reason) {
     t.rejected.push_back(decision.address + ": " + reply.summary());
     t.last_reject_reason = std::move(reason);
+    t.last_reject_disposition = "reject";
     return with_id(std::move(reply), t.id);
   };
   // A spam trap is judged (and refused) even though no mailbox exists for it.
@@ -342,10 +344,16 @@ boost::asio::awaitable<Reply> ConnectionHandler::on_rcpt(const smtp::RcptEvent& 
   if (verdict.disposition == "reject" || verdict.disposition == "tempfail") {
     t.rejected.push_back(decision.address + ": " + verdict.reply.summary());
     t.last_reject_reason = verdict.reason;
+    t.last_reject_disposition = "reject";
     if (!t.envelope) t.envelope = verdict;   // the explanation of a refused transaction
     co_return verdict.reply;
   }
   if (trap) co_return refuse(decision.reply, decision.reason);
+  // Greylisting last: only a recipient that every other check and the back-end would accept.
+  {
+    auto deferred = co_await greylist(decision, policy, *config, verdict);
+    if (deferred) co_return std::move(*deferred);
+  }
   std::string group = decision.route == RecipientRoute::outbound
                           ? "outbound"
                           : fmt::format("{}|{}", decision.domain->backend.text, policy.fingerprint);
@@ -458,6 +466,99 @@ boost::asio::awaitable<Reply> ConnectionHandler::on_rcpt(const smtp::RcptEvent& 
   co_return with_id(Reply{250, "2.1.5", "Ok"}, t.id);
 }
 
+namespace {
+
+// Whether the back-end would take `recipient` from `sender`: MAIL, RCPT and RSET on a connection of
+// its own (pooled or new), so that the transaction's connection never carries a recipient the client
+// was told to retry. nullopt when the back-end cannot be asked; a refused MAIL is the answer.
+boost::asio::awaitable<std::optional<Reply>> ask_backend_once(Gateway& gateway, const Config& config,
+                                                              const BackendAddress& address, const std::string& sender,
+                                                              bool eightbit, bool smtputf8,
+                                                              const std::string& recipient) {
+  delivery::BackendConnection::Timeouts timeouts{config.connect_timeout, config.backend_timeout,
+                                                 config.backend_timeout};
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    // A pooled connection may have been closed meanwhile: then a new one.
+    std::unique_ptr<delivery::BackendConnection> connection;
+    if (attempt == 0) {
+      auto context = co_await current_context();
+      connection = gateway.pool().take(address.text, context);
+    }
+    if (!connection) {
+      boost::asio::any_io_executor executor = co_await boost::asio::this_coro::executor;
+      auto opened = co_await delivery::BackendConnection::open(executor, address, config.hostname, timeouts);
+      if (!opened) co_return std::nullopt;
+      connection = std::move(*opened);
+    }
+    std::string mail_sender = sender, rcpt = recipient;
+    auto replies = co_await connection->mail_and_rcpt(std::move(mail_sender), eightbit, smtputf8, 0, std::move(rcpt));
+    if (!replies.first) continue;   // broken connection: once more with a new one
+    std::optional<Reply> answer;
+    if (!replies.first->positive()) answer = *replies.first;
+    else if (replies.second) answer = *replies.second;
+    auto reset = co_await connection->rset();
+    if (reset && reset->positive()) {
+      auto context = co_await current_context();
+      gateway.pool().give(std::move(connection), context);
+    }
+    co_return answer;
+  }
+  co_return std::nullopt;
+}
+
+}  // namespace
+
+boost::asio::awaitable<std::optional<Reply>> ConnectionHandler::greylist(const RecipientDecision& decision,
+                                                                         const FilterPolicy& policy,
+                                                                         const Config& config, Verdict& verdict) {
+  auto& t = *transaction_;
+  if (!policy.greylisting) co_return std::nullopt;
+  const std::string sender = t.mail.sender.text();
+  const std::string exempt = checks::greylisting_exemption({&policy, decision.route == RecipientRoute::outbound || !decision.domain,
+                                                            state_.trusted, verdict.whitelisted, client_.ip, sender});
+  if (!exempt.empty()) {
+    verdict.checks.push_back({"greylisting", 0, "exempt: " + exempt});
+    co_return std::nullopt;
+  }
+  auto& greylist = gateway_.greylist();
+  const auto key = checks::GreylistKey::of(client_.ip, sender, decision.address);
+  auto result = greylist.evaluate(key, config.greylisting, Clock::now());
+  if (!result.defer) {
+    greylist.commit(key, result, config.greylisting, Clock::now());
+    verdict.checks.push_back({"greylisting", 0, result.detail});
+    co_return std::nullopt;
+  }
+  // Never greylist a recipient that would be refused anyway: a live back-end is asked first (its
+  // remembered answer, else a probe of its own), and a refusal takes the usual way.
+  if (t.backend_mail_refusal) co_return std::nullopt;
+  if (decision.domain->backend.live()) {
+    auto answer = gateway_.recipient_cache().recall(decision.address);
+    if (!answer) {
+      answer = co_await ask_backend_once(gateway_, config, decision.domain->backend, sender,
+                                         t.mail.params.body == "8BITMIME", t.mail.params.smtputf8, decision.address);
+      if (answer) gateway_.recipient_cache().remember(decision.address, *answer);
+    }
+    if (answer && !answer->positive()) co_return std::nullopt;
+  }
+  // Timed from after the probe, so a slow back-end does not eat into the delay.
+  result = greylist.evaluate(key, config.greylisting, Clock::now());
+  if (!result.defer) {   // another connection's retry passed meanwhile
+    greylist.commit(key, result, config.greylisting, Clock::now());
+    verdict.checks.push_back({"greylisting", 0, result.detail});
+    co_return std::nullopt;
+  }
+  greylist.commit(key, result, config.greylisting, Clock::now());
+  verdict.checks.push_back({"greylisting", 0, result.detail});
+  Reply reply{451, "4.7.1", policy.reply_text("greylisting", t.id, result.reason)};
+  t.rejected.push_back(decision.address + ": " + reply.summary());
+  t.last_reject_reason = "greylisted";
+  t.last_reject_disposition = "tempfail";
+  if (!t.envelope || t.recipients.empty()) t.envelope = verdict;   // the explanation of the deferred transaction
+  spdlog::info("id={} client={} from=<{}> to=<{}> greylisted ({}): {}", t.id, client_.ip, sender, decision.address,
+               checks::to_string(result.kind), result.detail);
+  co_return reply;
+}
+
 std::string ConnectionHandler::received_header(const smtp::Session& session) const {
   const auto& t = *transaction_;
   auto config = gateway_.config();
@@ -513,7 +614,7 @@ void ConnectionHandler::log_abandoned() {
     record.checks = t.envelope->checks;
   }
   if (!t.rejected.empty() && t.recipients.empty()) {
-    record.disposition = "reject";
+    record.disposition = t.last_reject_disposition;
     record.reason = t.last_reject_reason;
     record.reply = t.rejected.back();
   } else {

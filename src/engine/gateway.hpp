@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "checks/greylisting.hpp"
 #include "config/config.hpp"
 #include "delivery/backend_client.hpp"
 #include "delivery/backend_pool.hpp"
@@ -80,6 +81,7 @@ class Gateway {
   delivery::BackendPool& pool() { return pool_; }
   RecipientCache& recipient_cache() { return recipient_cache_; }
   Reputation& reputation() { return reputation_; }
+  checks::Greylist& greylist() { return greylist_; }
   const Engine& engine() const { return engine_; }
   dns::Resolver* resolver() { return resolver_; }
   boost::asio::io_context& io() { return io_; }
@@ -102,6 +104,7 @@ class Gateway {
   delivery::BackendPool pool_;
   RecipientCache recipient_cache_;
   Reputation reputation_;
+  checks::Greylist greylist_;
   Engine engine_;
   dns::Resolver* resolver_;
   classifier::BackgroundLearner* classifier_ = nullptr;
@@ -132,6 +135,11 @@ class ConnectionHandler {
   boost::asio::awaitable<void> release_backend(bool reset);
   boost::asio::awaitable<smtp::Reply> handle_message(smtp::MessageEvent& event, const smtp::Session& session);
   void log_abandoned();
+  // Greylisting of an otherwise accepted recipient (docs/filtering.md "Greylisting"): the 451 reply
+  // when it is deferred; adds the explanation to `verdict`.
+  boost::asio::awaitable<std::optional<smtp::Reply>> greylist(const RecipientDecision& decision,
+                                                              const FilterPolicy& policy, const Config& config,
+                                                              Verdict& verdict);
   // `config` and `policy` must outlive the checks' run (the caller holds the configuration).
   checks::CheckContext check_context(const Config& config, const FilterPolicy& policy) const;
   TransactionRecord transaction_record() const;   // the fields every log row of the transaction has

@@ -195,6 +195,27 @@ void prepare_schema(sqlite3* db, const std::string& path) {
         );
       )sql");
     }
+    // Greylisting state (checks/greylisting.hpp): tables of their own, created when missing, which an
+    // older version of the program ignores. Written by the writer thread only; pruned hourly.
+    execute(db, R"sql(
+      CREATE TABLE IF NOT EXISTS greylist_triplets (
+        network    TEXT NOT NULL,             -- client network: IPv4 /24, IPv6 /64
+        sender     TEXT NOT NULL,             -- lower case; '' = the null sender
+        recipient  TEXT NOT NULL,             -- lower case
+        first_seen INTEGER NOT NULL,          -- milliseconds since the Unix epoch
+        last_seen  INTEGER NOT NULL,
+        passed     INTEGER NOT NULL,          -- 1: retried in time, accepted from now on
+        PRIMARY KEY (network, sender, recipient)
+      );
+      CREATE INDEX IF NOT EXISTS greylist_triplets_first_seen ON greylist_triplets(passed, first_seen);
+      CREATE INDEX IF NOT EXISTS greylist_triplets_last_seen ON greylist_triplets(passed, last_seen);
+      CREATE TABLE IF NOT EXISTS greylist_networks (
+        network         TEXT PRIMARY KEY NOT NULL,
+        passed_triplets INTEGER NOT NULL,     -- distinct triplets that passed (auto-whitelist)
+        last_seen       INTEGER NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS greylist_networks_last_seen ON greylist_networks(last_seen);
+    )sql");
     if (version < kSchemaVersion)
       execute(db, fmt::format("PRAGMA user_version = {}", kSchemaVersion).c_str());
     execute(db, "COMMIT");
@@ -393,7 +414,19 @@ struct PruneWrite {
   std::int64_t before_milliseconds;
   std::promise<std::size_t> removed_rows;
 };
-using Write = std::variant<RecordWrite, DeliveryWrite, PruneWrite>;
+struct GreylistTripletWrite {
+  GreylistTriplet triplet;
+};
+struct GreylistNetworkWrite {
+  GreylistNetwork network;
+};
+struct GreylistPruneWrite {
+  std::int64_t unpassed_before_milliseconds;
+  std::int64_t passed_before_milliseconds;
+  std::promise<std::size_t> removed_rows;
+};
+using Write = std::variant<RecordWrite, DeliveryWrite, PruneWrite, GreylistTripletWrite, GreylistNetworkWrite,
+                           GreylistPruneWrite>;
 
 // The writer's prepared statements, reused for every batch.
 struct WriterStatements {
@@ -423,12 +456,21 @@ struct WriterStatements {
         delete_pruned_recipients(db, "DELETE FROM recipients WHERE id IN (SELECT id FROM temp.prune_ids)", true),
         delete_pruned_messages(db, "DELETE FROM messages WHERE id IN (SELECT id FROM temp.prune_ids)", true),
         delete_pruned_transactions(db, "DELETE FROM transactions WHERE id IN (SELECT id FROM temp.prune_ids)", true),
-        clear_prune_ids(db, "DELETE FROM temp.prune_ids", true) {}
+        clear_prune_ids(db, "DELETE FROM temp.prune_ids", true),
+        save_greylist_triplet(db,
+                              "INSERT OR REPLACE INTO greylist_triplets (network, sender, recipient, first_seen, "
+                              "last_seen, passed) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                              true),
+        save_greylist_network(db,
+                              "INSERT OR REPLACE INTO greylist_networks (network, passed_triplets, last_seen) "
+                              "VALUES (?1, ?2, ?3)",
+                              true) {}
 
   Statement begin, commit, rollback, savepoint, release_savepoint, rollback_to_savepoint;
   Statement delete_recipients, insert_transaction, insert_recipient, insert_message, update_delivery;
   Statement select_prune_ids, delete_pruned_recipients, delete_pruned_messages, delete_pruned_transactions,
       clear_prune_ids;
+  Statement save_greylist_triplet, save_greylist_network;
 };
 
 Connection open_writer_connection(const std::string& path) {
@@ -445,13 +487,14 @@ Connection open_writer_connection(const std::string& path) {
 
 class SqliteStore final : public Store {
  public:
-  SqliteStore(std::string path, Connection writer_db, Connection reader_db)
+  SqliteStore(std::string path, Connection writer_db, Connection reader_db, Connection greylist_db)
       : path_(std::move(path)),
         writer_db_(std::move(writer_db)),
         writer_statements_(writer_db_.get()),
         stats_writer_(writer_db_.get()),
         search_writer_(writer_db_.get()),
         reader_db_(std::move(reader_db)),
+        greylist_db_(std::move(greylist_db)),
         writer_thread_([this] { run_writer(); }) {}
 
   ~SqliteStore() override {
@@ -470,6 +513,48 @@ class SqliteStore final : public Store {
   }
 
   void update_delivery(DeliveryUpdate update) override { enqueue(DeliveryWrite{std::move(update)}, false); }
+
+  // ---- greylisting state: saved by the writer, read on a connection of its own
+
+  void save_greylist_triplet(const GreylistTriplet& triplet) override { enqueue(GreylistTripletWrite{triplet}, false); }
+
+  void save_greylist_network(const GreylistNetwork& network) override { enqueue(GreylistNetworkWrite{network}, false); }
+
+  std::optional<GreylistTriplet> find_greylist_triplet(const std::string& network, const std::string& sender,
+                                                       const std::string& recipient) override {
+    std::lock_guard lock(greylist_mutex_);
+    try {
+      Statement query(greylist_db_.get(),
+                      "SELECT first_seen, last_seen, passed FROM greylist_triplets "
+                      "WHERE network = ?1 AND sender = ?2 AND recipient = ?3");
+      query.bind_text(1, network).bind_text(2, sender).bind_text(3, recipient);
+      if (query.step())
+        return GreylistTriplet{network, sender, recipient, from_milliseconds(query.integer(0)),
+                               from_milliseconds(query.integer(1)), query.integer(2) != 0};
+    } catch (const SqliteError& error) {
+      spdlog::error("store {}: cannot read greylisting state: {}", path_, error.what());
+    }
+    return std::nullopt;
+  }
+
+  std::optional<GreylistNetwork> find_greylist_network(const std::string& network) override {
+    std::lock_guard lock(greylist_mutex_);
+    try {
+      Statement query(greylist_db_.get(), "SELECT passed_triplets, last_seen FROM greylist_networks WHERE network = ?1");
+      query.bind_text(1, network);
+      if (query.step()) return GreylistNetwork{network, query.integer(0), from_milliseconds(query.integer(1))};
+    } catch (const SqliteError& error) {
+      spdlog::error("store {}: cannot read greylisting state: {}", path_, error.what());
+    }
+    return std::nullopt;
+  }
+
+  std::size_t prune_greylist(Clock::time_point unpassed_before, Clock::time_point passed_before) override {
+    GreylistPruneWrite write{to_milliseconds(unpassed_before), to_milliseconds(passed_before), {}};
+    auto removed = write.removed_rows.get_future();
+    enqueue(std::move(write), true);
+    return removed.get();
+  }
 
   void flush() override {
     std::unique_lock lock(queue_mutex_);
@@ -992,6 +1077,10 @@ class SqliteStore final : public Store {
         prune_stats(prune->before_milliseconds);
         prune->removed_rows.set_value(removed);
         segment_start = it + 1;
+      } else if (auto* greylist_prune = std::get_if<GreylistPruneWrite>(&*it)) {
+        write_segment({segment_start, it});
+        greylist_prune->removed_rows.set_value(prune_greylist_rows(*greylist_prune));
+        segment_start = it + 1;
       }
     }
     write_segment({segment_start, batch.end()});
@@ -1016,6 +1105,10 @@ class SqliteStore final : public Store {
           write_record(*record);
         else if (auto* delivery = std::get_if<DeliveryWrite>(&write))
           write_delivery(*delivery);
+        else if (auto* triplet = std::get_if<GreylistTripletWrite>(&write))
+          write_greylist_triplet(triplet->triplet);
+        else if (auto* network = std::get_if<GreylistNetworkWrite>(&write))
+          write_greylist_network(network->network);
         statements.release_savepoint.reset().run();
       } catch (const std::exception& error) {
         spdlog::error("store {}: cannot write transaction {}: {}", path_, write_id(write), error.what());
@@ -1101,6 +1194,60 @@ class SqliteStore final : public Store {
         .run();
   }
 
+  void write_greylist_triplet(const GreylistTriplet& triplet) {
+    writer_statements_.save_greylist_triplet.reset()
+        .bind_text(1, triplet.network)
+        .bind_text(2, triplet.sender)
+        .bind_text(3, triplet.recipient)
+        .bind_integer(4, to_milliseconds(triplet.first_seen))
+        .bind_integer(5, to_milliseconds(triplet.last_seen))
+        .bind_integer(6, triplet.passed ? 1 : 0)
+        .run();
+  }
+
+  void write_greylist_network(const GreylistNetwork& network) {
+    writer_statements_.save_greylist_network.reset()
+        .bind_text(1, network.network)
+        .bind_integer(2, network.passed_triplets)
+        .bind_integer(3, to_milliseconds(network.last_seen))
+        .run();
+  }
+
+  // Expired greylisting state, in chunks like prune_rows (the indexes on (passed, time) find them).
+  std::size_t prune_greylist_rows(const GreylistPruneWrite& prune) {
+    static constexpr const char* kDeletes[] = {
+        "DELETE FROM greylist_triplets WHERE rowid IN (SELECT rowid FROM greylist_triplets WHERE passed = 0 AND "
+        "first_seen < ?1 LIMIT ?3)",
+        "DELETE FROM greylist_triplets WHERE rowid IN (SELECT rowid FROM greylist_triplets WHERE passed = 1 AND "
+        "last_seen < ?2 LIMIT ?3)",
+        "DELETE FROM greylist_networks WHERE rowid IN (SELECT rowid FROM greylist_networks WHERE last_seen < ?2 "
+        "LIMIT ?3)"};
+    std::size_t removed = 0;
+    for (const char* sql : kDeletes) {
+      for (;;) {
+        if (!begin_write_transaction()) {
+          spdlog::error("store {}: greylisting prune stopped: no write transaction could be started", path_);
+          return removed;
+        }
+        try {
+          int deleted = Statement(writer_db_.get(), sql)
+                            .bind_integer(1, prune.unpassed_before_milliseconds)
+                            .bind_integer(2, prune.passed_before_milliseconds)
+                            .bind_integer(3, kPruneChunkRows)
+                            .run();
+          writer_statements_.commit.reset().run();
+          removed += static_cast<std::size_t>(deleted);
+          if (deleted < kPruneChunkRows) break;
+        } catch (const std::exception& error) {
+          spdlog::error("store {}: greylisting prune failed: {}", path_, error.what());
+          rollback_if_open();
+          return removed;
+        }
+      }
+    }
+    return removed;
+  }
+
   // Deletes in chunks, one transaction each, so that a large prune does not lock out other writers.
   std::size_t prune_rows(std::int64_t before_milliseconds) {
     auto& statements = writer_statements_;
@@ -1168,6 +1315,8 @@ class SqliteStore final : public Store {
   static std::string_view write_id(const Write& write) {
     if (auto* record = std::get_if<RecordWrite>(&write)) return record->record.id;
     if (auto* delivery = std::get_if<DeliveryWrite>(&write)) return delivery->update.id;
+    if (std::holds_alternative<GreylistTripletWrite>(write) || std::holds_alternative<GreylistNetworkWrite>(write))
+      return "(greylisting)";
     return "(prune)";
   }
 
@@ -1213,6 +1362,10 @@ class SqliteStore final : public Store {
 
   std::mutex reader_mutex_;
   Connection reader_db_;
+  // Greylisting's reads (at RCPT) have a connection of their own: a long search of the log on the
+  // reader connection never holds up an SMTP reply.
+  std::mutex greylist_mutex_;
+  Connection greylist_db_;
 
   std::thread writer_thread_;  // last, so it starts once everything above exists
 };
@@ -1223,7 +1376,9 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path) {
   try {
     Connection writer_db = open_writer_connection(path);
     Connection reader_db = open_connection(path);
-    return std::unique_ptr<Store>(std::make_unique<SqliteStore>(path, std::move(writer_db), std::move(reader_db)));
+    Connection greylist_db = open_connection(path);
+    return std::unique_ptr<Store>(
+        std::make_unique<SqliteStore>(path, std::move(writer_db), std::move(reader_db), std::move(greylist_db)));
   } catch (const SqliteError& error) {
     return failure(fmt::format("cannot open store {}: {}", path, error.what()));
   } catch (const std::system_error& error) {  // the writer thread could not start

@@ -151,6 +151,22 @@ struct Statistics {
   Clock::time_point top_since;                       // the top lists count from here (a whole day for long ranges)
 };
 
+// Greylisting state (checks/greylisting.hpp): one (client network, sender, recipient) triplet,
+// and what is known of one client network.
+struct GreylistTriplet {
+  std::string network;               // "192.0.2.0/24", "2001:db8::/64"
+  std::string sender;                // lower case; "" = the null sender
+  std::string recipient;             // lower case
+  Clock::time_point first_seen{};    // first attempt (of the current round)
+  Clock::time_point last_seen{};     // last attempt, or last use once passed
+  bool passed = false;               // retried within the window: accepted from now on
+};
+struct GreylistNetwork {
+  std::string network;
+  std::int64_t passed_triplets = 0;  // distinct triplets that passed (auto-whitelist)
+  Clock::time_point last_seen{};     // last passed triplet or use
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -206,6 +222,19 @@ class Store {
     (void)query;
     return {};
   }
+
+  // Greylisting state. Saves are queued for the writer like record() and return at once; finds read
+  // what is committed. A store without them (these defaults) keeps greylisting in memory only.
+  virtual void save_greylist_triplet(const GreylistTriplet&) {}
+  virtual void save_greylist_network(const GreylistNetwork&) {}
+  virtual std::optional<GreylistTriplet> find_greylist_triplet(const std::string& network, const std::string& sender,
+                                                               const std::string& recipient) {
+    return std::nullopt;
+  }
+  virtual std::optional<GreylistNetwork> find_greylist_network(const std::string& network) { return std::nullopt; }
+  // Removes triplets not passed and first seen before `unpassed_before`, passed triplets and
+  // networks last seen before `passed_before`; returns the number of rows removed.
+  virtual std::size_t prune_greylist(Clock::time_point unpassed_before, Clock::time_point passed_before) { return 0; }
 };
 
 // Opens (creating if needed) the SQLite store at `path`.
