@@ -24,6 +24,8 @@
 #include <thread>
 #include <variant>
 
+#include "store/sqlite_search.hpp"
+#include "store/sqlite_stats.hpp"
 #include "store/sqlite_support.hpp"
 #include "store/store.hpp"
 
@@ -474,6 +476,8 @@ struct WriterStatements {
 Connection open_writer_connection(const std::string& path) {
   Connection db = open_connection(path);
   prepare_schema(db.get(), path);
+  sqlite_stats::prepare(db.get());         // the dashboard's counts (sqlite_stats.cpp)
+  sqlite_search::prepare(db.get(), path);  // the text searches' index (sqlite_search.cpp)
   execute(db.get(), "PRAGMA temp_store = MEMORY");
   execute(db.get(), "CREATE TEMP TABLE IF NOT EXISTS prune_ids (id TEXT PRIMARY KEY NOT NULL)");
   return db;
@@ -487,6 +491,8 @@ class SqliteStore final : public Store {
       : path_(std::move(path)),
         writer_db_(std::move(writer_db)),
         writer_statements_(writer_db_.get()),
+        stats_writer_(writer_db_.get()),
+        search_writer_(writer_db_.get()),
         reader_db_(std::move(reader_db)),
         greylist_db_(std::move(greylist_db)),
         writer_thread_([this] { run_writer(); }) {}
@@ -650,27 +656,62 @@ class SqliteStore final : public Store {
       parameters.emplace_back(to_milliseconds(*query.before_time));
       parameters.emplace_back(query.before_id);
     }
-    sql += " ORDER BY t.time DESC, t.id DESC LIMIT ? OFFSET ?";
-    // A limit of 0 means no limit.
-    parameters.emplace_back(query.limit == 0 ? std::int64_t{-1} : static_cast<std::int64_t>(query.limit));
-    parameters.emplace_back(static_cast<std::int64_t>(query.offset));
-
     std::vector<TransactionRecord> records;
+    auto run = [&](std::string text, std::vector<std::variant<std::string, std::int64_t>> values) {
+      text += " ORDER BY t.time DESC, t.id DESC LIMIT ? OFFSET ?";
+      // A limit of 0 means no limit.
+      values.emplace_back(query.limit == 0 ? std::int64_t{-1} : static_cast<std::int64_t>(query.limit));
+      values.emplace_back(static_cast<std::int64_t>(query.offset));
+      Statement statement(reader_db_.get(), text);
+      for (std::size_t i = 0; i < values.size(); ++i) {
+        int index = static_cast<int>(i + 1);
+        if (auto* value = std::get_if<std::string>(&values[i]))
+          statement.bind_text(index, *value);
+        else
+          statement.bind_integer(index, std::get<std::int64_t>(values[i]));
+      }
+      records.clear();
+      while (statement.step()) records.push_back(read_record(statement));
+    };
     std::lock_guard lock(reader_mutex_);
     try {
-      Statement statement(reader_db_.get(), sql);
-      for (std::size_t i = 0; i < parameters.size(); ++i) {
-        int index = static_cast<int>(i + 1);
-        if (auto* text = std::get_if<std::string>(&parameters[i]))
-          statement.bind_text(index, *text);
-        else
-          statement.bind_integer(index, std::get<std::int64_t>(parameters[i]));
+      // Subject / sender / recipient texts (sqlite_search.cpp): the walk newest first gets a moment,
+      // which a common text's page needs; a rarer one is looked up in the trigram index instead,
+      // the conditions above unchanged.
+      const bool text = !query.subject.empty() || !query.sender.empty() || !query.recipient.empty();
+      bool done = false;
+      if (text && sqlite_search::walk_budget_ms >= 0) {
+        sqlite_search::WalkBudget budget(reader_db_.get());
+        try {
+          run(sql, parameters);
+          done = true;
+        } catch (const SqliteError&) {
+          if (!budget.spent()) throw;
+        }
       }
-      while (statement.step()) records.push_back(read_record(statement));
+      if (!done) {
+        if (text) {
+          if (auto match = sqlite_search::selective_match(reader_db_.get(), query)) {
+            sql += " AND t.rowid IN (SELECT rowid FROM search_text WHERE search_text MATCH ?)";
+            parameters.emplace_back(std::move(*match));
+          }
+        }
+        run(sql, parameters);
+      }
     } catch (const SqliteError& error) {
       spdlog::error("store {}: search failed: {}", path_, error.what());
     }
     return records;
+  }
+
+  Statistics statistics(const StatsQuery& query) override {
+    std::lock_guard lock(reader_mutex_);
+    try {
+      return sqlite_stats::read(reader_db_.get(), query, to_milliseconds(Clock::now()));
+    } catch (const SqliteError& error) {
+      spdlog::error("store {}: cannot read the statistics: {}", path_, error.what());
+    }
+    return {};
   }
 
   std::optional<std::string> message(const std::string& id) override {
@@ -1032,7 +1073,9 @@ class SqliteStore final : public Store {
     for (auto it = batch.begin(); it != batch.end(); ++it) {
       if (auto* prune = std::get_if<PruneWrite>(&*it)) {
         write_segment({segment_start, it});
-        prune->removed_rows.set_value(prune_rows(prune->before_milliseconds));
+        auto removed = prune_rows(prune->before_milliseconds);
+        prune_stats(prune->before_milliseconds);
+        prune->removed_rows.set_value(removed);
         segment_start = it + 1;
       } else if (auto* greylist_prune = std::get_if<GreylistPruneWrite>(&*it)) {
         write_segment({segment_start, it});
@@ -1049,6 +1092,11 @@ class SqliteStore final : public Store {
     if (!begin_write_transaction()) {
       spdlog::error("store {}: {} log writes lost: no write transaction could be started", path_, writes.size());
       return;
+    }
+    try {
+      stats_writer_.maintain(to_milliseconds(Clock::now()));
+    } catch (const SqliteError& error) {
+      spdlog::warn("store {}: cannot drop old hourly statistics: {}", path_, error.what());
     }
     for (auto& write : writes) {
       try {
@@ -1086,6 +1134,11 @@ class SqliteStore final : public Store {
   void write_record(const RecordWrite& write) {
     const TransactionRecord& record = write.record;
     auto& statements = writer_statements_;
+    // The dashboard's counts: what a row written before under this ID counted is taken back.
+    const auto now = to_milliseconds(Clock::now());
+    if (auto before = stats_writer_.stored(record.id)) stats_writer_.apply(*before, -1, now);
+    stats_writer_.apply(sqlite_stats::contribution_of(record), 1, now);
+    search_writer_.remove(record.id);   // the text searches' index (sqlite_search.cpp)
     statements.delete_recipients.reset().bind_text(1, record.id).run();
     statements.insert_transaction.reset()
         .bind_text(1, record.id)
@@ -1113,6 +1166,7 @@ class SqliteStore final : public Store {
         .bind_integer(23, record.delivery_attempts)
         .bind_text(24, record.delivery_detail)
         .run();
+    search_writer_.add(sqlite3_last_insert_rowid(writer_db_.get()), record);
     for (const auto& recipient : record.recipients)
       statements.insert_recipient.reset()
           .bind_text(1, record.id)
@@ -1208,6 +1262,7 @@ class SqliteStore final : public Store {
                            .bind_integer(1, before_milliseconds)
                            .bind_integer(2, kPruneChunkRows)
                            .run();
+        search_writer_.prune_selected();
         statements.delete_pruned_recipients.reset().run();
         statements.delete_pruned_messages.reset().run();
         int deleted = statements.delete_pruned_transactions.reset().run();
@@ -1220,6 +1275,18 @@ class SqliteStore final : public Store {
         rollback_if_open();
         return removed;
       }
+    }
+  }
+
+  // The dashboard's counts of the hours and days a prune removed, in a transaction of their own.
+  void prune_stats(std::int64_t before_milliseconds) {
+    if (!begin_write_transaction()) return;
+    try {
+      stats_writer_.prune(before_milliseconds);
+      writer_statements_.commit.reset().run();
+    } catch (const std::exception& error) {
+      spdlog::error("store {}: cannot prune the statistics: {}", path_, error.what());
+      rollback_if_open();
     }
   }
 
@@ -1280,6 +1347,8 @@ class SqliteStore final : public Store {
   // The writer thread's connection and statements (statements are destroyed first).
   Connection writer_db_;
   WriterStatements writer_statements_;
+  sqlite_stats::Writer stats_writer_;
+  sqlite_search::Writer search_writer_;
 
   std::mutex queue_mutex_;
   std::condition_variable work_queued_;

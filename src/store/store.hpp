@@ -119,6 +119,38 @@ struct AuditEntry {
   std::string detail;
 };
 
+// The dashboard's figures (src/web/api_stats.cpp), from counts the store keeps per hour and day
+// (sqlite_stats.cpp explains how and why).
+struct StatsQuery {
+  Clock::time_point since, until;                    // [since, until); whole hours
+  std::chrono::seconds step{3600};                   // the series' bucket width: whole hours
+  // Not empty: only these recipient domains' figures, each transaction counted once per domain of
+  // theirs that it was addressed to (a domain administrator's view). Empty: every transaction.
+  std::vector<std::string> domains;
+  std::size_t top = 10;                              // entries in each top list
+};
+
+struct StatsCount {
+  Clock::time_point start;                           // the bucket's start
+  std::string disposition;
+  std::string reason;
+  std::uint64_t count = 0;
+};
+
+struct StatsTop {
+  std::string key;                                   // a client IP or a sender domain
+  std::uint64_t total = 0;
+  std::uint64_t rejected = 0;
+};
+
+struct Statistics {
+  std::vector<StatsCount> series;                    // non-zero counts per bucket, disposition and reason
+  std::vector<StatsCount> reasons;                   // every disposition but accept/tag, by reason, most first (start unset)
+  std::vector<StatsTop> top_ips, top_rejected_ips;
+  std::vector<StatsTop> top_sender_domains, top_rejected_sender_domains;
+  Clock::time_point top_since;                       // the top lists count from here (a whole day for long ranges)
+};
+
 // Greylisting state (checks/greylisting.hpp): one (client network, sender, recipient) triplet,
 // and what is known of one client network.
 struct GreylistTriplet {
@@ -184,6 +216,12 @@ class Store {
   virtual Status audit(const AuditEntry& entry) = 0;             // appends; id and (if unset) time are filled in
   // Newest first; before_id > 0: only entries older than that one.
   virtual std::vector<AuditEntry> audit_log(std::size_t limit, std::int64_t before_id = 0) = 0;
+
+  // The dashboard's counts (src/web/api_stats.cpp); an implementation without them answers empty figures.
+  virtual Statistics statistics(const StatsQuery& query) {
+    (void)query;
+    return {};
+  }
 
   // Greylisting state. Saves are queued for the writer like record() and return at once; finds read
   // what is committed. A store without them (these defaults) keeps greylisting in memory only.

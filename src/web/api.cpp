@@ -113,6 +113,7 @@ Api::Api(Store& store, ConfigSource config, metrics::Registry& metrics, ApiServi
   add_session_routes(routes_, context);
   add_message_routes(routes_, context);
   add_user_routes(routes_, context);
+  add_stats_routes(routes_, context);
   add_domain_routes(routes_, context);
   add_list_routes(routes_, context);
   add_recovery_routes(routes_, context);

@@ -42,6 +42,7 @@ using Routes = std::vector<Api::Route>;
 void add_session_routes(Routes& routes, ApiContext& context);    // api_session.cpp: login, logout, audit log
 void add_message_routes(Routes& routes, ApiContext& context);    // api_messages.cpp: the message log
 void add_user_routes(Routes& routes, ApiContext& context);       // api_users.cpp: accounts
+void add_stats_routes(Routes& routes, ApiContext& context);      // api_stats.cpp: the dashboard's figures
 void add_domain_routes(Routes& routes, ApiContext& context);     // api_domains.cpp: domains, addresses
 void add_list_routes(Routes& routes, ApiContext& context);       // api_lists.cpp: lists, settings
 void add_recovery_routes(Routes& routes, ApiContext& context);   // api_recovery.cpp: release, resend, train, replay

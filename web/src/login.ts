@@ -2,6 +2,7 @@
 import * as api from "./api";
 import { el } from "./dom";
 import type { App } from "./main";
+import { homePath } from "./pages";
 
 export function loginPage(app: App): HTMLElement {
   const username = el("input", { id: "username", name: "username", autocomplete: "username", required: true, autofocus: true, autocapitalize: "none", spellcheck: "false" });
@@ -38,7 +39,7 @@ export function loginPage(app: App): HTMLElement {
     try {
       app.setSession(await api.login(username.value, password.value));
       const next = new URLSearchParams(location.search).get("next");
-      app.navigate(next && next.startsWith("/") && !next.startsWith("//") ? next : "/messages", true);
+      app.navigate(next && next.startsWith("/") && !next.startsWith("//") ? next : homePath, true);
     } catch (error) {
       // The API's own words ("wrong user name or password", "too many failed logins: …").
       const text = (error as Error).message;

@@ -4,6 +4,7 @@
 import type { App } from "./main";
 import { logPage } from "./log";
 import { detailPage } from "./detail";
+import { dashboardPage } from "./dashboard";
 import { domainPage, domainsPage } from "./domains";
 import { listsPage } from "./lists";
 import { settingsPage } from "./settings";
@@ -21,6 +22,7 @@ export interface Page {
 }
 
 export const pages: Page[] = [
+  { path: "/dashboard", nav: { label: "Dashboard", href: "/dashboard" }, render: (app, main) => dashboardPage(app, main) },
   { path: "/messages", nav: { label: "Message log", href: "/messages" }, render: (app, main) => logPage(app, main) },
   { path: /^\/messages\/([^/]+)$/, render: (app, main, id) => detailPage(app, main, id) },
   { path: "/domains", nav: { label: "Domains", href: "/domains" }, render: (app, main) => domainsPage(app, main) },
@@ -32,4 +34,4 @@ export const pages: Page[] = [
 ];
 
 // The first page after logging in.
-export const homePath = "/messages";
+export const homePath = "/dashboard";
