@@ -8,54 +8,20 @@
 //   SCREENSHOT_DIR  where the screenshots go (dashboard-*.png)
 //   CHROMIUM        the browser (default /usr/bin/chromium)
 // Prints one line per step; exits 1 with the reason at the first failure.
-import { createRequire } from "node:module";
 import { execFileSync } from "node:child_process";
+import { check, runBrowser } from "./harness.mjs";
 
 const run = (variable) => {
   const argv = JSON.parse(process.env[variable]);
   return execFileSync(argv[0], argv.slice(1), { encoding: "utf8" });
 };
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-
-const require = createRequire(new URL("../../web/package.json", import.meta.url));
-const { chromium } = require("playwright-core");
-
 const base = process.env.GATEHOUSE_URL;
-const shots = process.env.SCREENSHOT_DIR;
-fs.mkdirSync(shots, { recursive: true });
 
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), "gatehouse-chromium-"));
-const context = await chromium.launchPersistentContext(userDataDir, {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
-  viewport: { width: 1280, height: 900 },
-  timezoneId: "Europe/Berlin",
-  locale: "en-GB",
-});
-const pageErrors = [];
-const consoleErrors = [];
-let step = "start";
-let page;
-try {
-  page = context.pages()[0] ?? (await context.newPage());
-  page.setDefaultTimeout(15000);
-  page.on("pageerror", (error) => pageErrors.push(String(error)));
-  page.on("console", (message) => {
-    if (message.type() === "error") consoleErrors.push(message.text());
-  });
-  const shot = async (name) => page.screenshot({ path: path.join(shots, `dashboard-${name}.png`), fullPage: true });
-  const done = (text) => console.log(`ok - ${step}${text ? ": " + text : ""}`);
+await runBrowser({ name: "dashboard", timezoneId: "Europe/Berlin", locale: "en-GB" }, async ({ page, step, done, shot: pageShot, consoleErrors }) => {
+  const shot = (name) => pageShot(`dashboard-${name}`);
   const figure = async (id) => Number(((await page.locator(`#${id}`).textContent()) ?? "").replace(/[^0-9]/g, ""));
 
-  step = "log in: the dashboard is the first page";
+  step("log in: the dashboard is the first page");
   await page.goto(base + "/");
   await page.locator("form.login").waitFor();
   await page.getByLabel("User name").fill(process.env.GATEHOUSE_USER);
@@ -66,7 +32,7 @@ try {
   check((await page.locator("nav a[aria-current=page]").textContent()) === "Dashboard", "the navigation marks the dashboard");
   done();
 
-  step = "a new installation: the empty state says so";
+  step("a new installation: the empty state says so");
   await page.locator("#dashboard-empty").waitFor();
   check(/no messages in the last 24 hours/i.test((await page.locator("#dashboard-empty").textContent()) ?? ""), "empty state text");
   check((await figure("stat-all")) === 0, "no messages counted");
@@ -74,7 +40,7 @@ try {
   await shot("00-empty");
   done();
 
-  step = "the messages sent now appear without a reload";
+  step("the messages sent now appear without a reload");
   const sent = JSON.parse(run("MIX_COMMAND"));
   check(sent.relay[0] === 554 && sent.accepted[0] === 250, `replies ${JSON.stringify(sent)}`);
   await page.waitForFunction(() => Number((document.querySelector("#stat-all")?.textContent ?? "").replace(/[^0-9]/g, "")) === 6, null, { timeout: 20000 });
@@ -83,7 +49,7 @@ try {
   check(expected.all === 6 && expected.accept >= 2 && expected.tag === 1 && expected.reject === 2, `the API's totals ${JSON.stringify(expected)}`);
   done(JSON.stringify(expected));
 
-  step = "the totals are the messages just sent";
+  step("the totals are the messages just sent");
   for (const [id, key] of [["stat-all", "all"], ["stat-accept", "accept"], ["stat-tag", "tag"], ["stat-reject", "reject"], ["stat-tempfail", "tempfail"]])
     check((await figure(id)) === (expected[key] ?? 0), `${id} shows ${await figure(id)}, the API says ${expected[key] ?? 0}`);
   check((await page.locator("#stat-queue").count()) === 1, "an administrator sees the queue");
@@ -105,13 +71,13 @@ try {
   await shot("01-desktop-24h");
   done(JSON.stringify(expected));
 
-  step = "the figures as a table (keyboard and screen readers)";
+  step("the figures as a table (keyboard and screen readers)");
   await page.locator(".chart-table summary").click();
   const tableRows = page.locator("#bucket-table tbody tr");
   check((await tableRows.count()) >= 1, "at least the current hour");
   done(`${await tableRows.count()} rows`);
 
-  step = "switch to 7 days and 30 days";
+  step("switch to 7 days and 30 days");
   await page.getByRole("button", { name: "7 days" }).click();
   await page.waitForFunction(() => document.querySelector("#main")?.dataset.loadedRange === "7d");
   check(new URL(page.url()).searchParams.get("range") === "7d", `address ${page.url()}`);
@@ -129,13 +95,13 @@ try {
   await page.waitForFunction(() => document.querySelector("#main")?.dataset.loadedRange === "24h");
   done();
 
-  step = "a new message shows up without a reload";
+  step("a new message shows up without a reload");
   const before = await figure("stat-accept");
   run("SEND_COMMAND");
   await page.waitForFunction((n) => Number((document.querySelector("#stat-accept")?.textContent ?? "").replace(/[^0-9]/g, "")) === n, before + 1, { timeout: 20000 });
   done(`accepted ${before} → ${before + 1}`);
 
-  step = "paused while the tab is hidden";
+  step("paused while the tab is hidden");
   await page.evaluate(() => {
     Object.defineProperty(document, "hidden", { configurable: true, get: () => true });
     Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "hidden" });
@@ -159,7 +125,7 @@ try {
   page.off("request", count);
   done();
 
-  step = "a top reason links to the filtered message log";
+  step("a top reason links to the filtered message log");
   const link = page.locator("#top-reasons a", { hasText: "relay denied" });
   await link.click();
   await page.waitForURL((url) => url.pathname === "/messages" && url.searchParams.get("reason") === "relay denied");
@@ -172,14 +138,14 @@ try {
   await shot("04-filtered-log");
   done(url.search);
 
-  step = "a top IP links to the log filtered by it";
+  step("a top IP links to the log filtered by it");
   await page.goto(base + "/dashboard");
   await page.locator("#top-ips a", { hasText: "127.0.0.1" }).click();
   await page.waitForURL((u) => u.searchParams.get("client_ip") === "127.0.0.1");
   await page.locator("#message-table").waitFor();
   done();
 
-  step = "phone width: one column, nothing wider than the screen";
+  step("phone width: one column, nothing wider than the screen");
   await page.setViewportSize({ width: 375, height: 812 });
   await page.goto(base + "/dashboard");
   await page.locator("svg.bars").waitFor();
@@ -188,18 +154,7 @@ try {
   await shot("05-phone-24h");
   done();
 
-  check(pageErrors.length === 0, `page errors: ${pageErrors.join("; ")}`);
   // The session check before logging in answers 401, which the browser logs; nothing else may fail.
   const unexpected = consoleErrors.filter((text) => !/status of 401/.test(text));
   check(unexpected.length === 0, `console errors: ${unexpected.join("; ")}`);
-  console.log("ok - no page or console errors");
-} catch (error) {
-  console.log(`not ok - ${step}: ${error.message}`);
-  if (pageErrors.length || consoleErrors.length) console.log(`page errors: ${pageErrors.join("; ")}; console: ${consoleErrors.join("; ")}`);
-  // What the page showed when it failed.
-  if (page) await page.screenshot({ path: path.join(shots, "dashboard-failure.png"), fullPage: true }).catch(() => {});
-  process.exitCode = 1;
-} finally {
-  await context.close();
-  fs.rmSync(userDataDir, { recursive: true, force: true });
-}
+});

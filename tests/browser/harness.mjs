@@ -17,7 +17,7 @@ export function check(condition, message) {
 
 // Runs `steps(t)` in a fresh browser profile. t: { page, context, step(name), done(text), shot(name),
 // pageErrors, consoleErrors, dialogs }. `options.timezoneId` sets the viewer's time zone;
-// `options.acceptDialogs` accepts confirm() dialogs (else they are dismissed and recorded).
+// `options.locale` the browser's language and formats; `options.acceptDialogs` accepts confirm() dialogs (else they are dismissed and recorded).
 export async function runBrowser(options, steps) {
   const shots = process.env.SCREENSHOT_DIR;
   fs.mkdirSync(shots, { recursive: true });
@@ -31,6 +31,7 @@ export async function runBrowser(options, steps) {
            "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
     viewport: { width: 1280, height: 900 },
     timezoneId: options.timezoneId ?? "UTC",
+    ...(options.locale ? { locale: options.locale } : {}),
   });
   const t = { context, pageErrors: [], consoleErrors: [], dialogs: [], current: "start" };
   try {

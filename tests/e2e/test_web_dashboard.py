@@ -7,20 +7,15 @@ playwright-core), the dashboard is the first page after login, shows those numbe
 between 24 h / 7 d / 30 d, updates live when another message arrives, and a top-reason link opens
 the message log filtered by it; screenshots at desktop and phone width go to
 build/artifacts/screenshots/dashboard-*.png."""
-import http.client
 import json
-import os
-import subprocess
 
 import pytest
 
 from conftest import ROOT, free_port_number, send_message, wait_for_port, wait_until
 
-PASSWORD = "correct horse battery"
-EVE_PASSWORD = "eve's long password"
-DIST = ROOT / "web" / "dist"
-SCREENSHOTS = ROOT / "build" / "artifacts" / "screenshots"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+from test_web_api import EVE_PASSWORD, PASSWORD
+from test_web_api import Client as ApiClient
+from test_web_browser import DIST, SCREENSHOTS, _browser_missing, run_browser_script
 
 # Findings of the header checks (From shows another address, a malformed Message-ID): enough to tag
 # at example.test's tag threshold of 2, far below its reject threshold.
@@ -29,28 +24,14 @@ TAGGED = (b"From: \"service@bank.test\" <offers@remote.test>\r\nTo: undisclosed-
           b"Please confirm your account.\r\n")
 
 
-class Client:
-    def __init__(self, port):
-        self.port = port
-        self.cookie = None
+class Client(ApiClient):
+    """test_web_api's client, answering (status, JSON) for a GET and logging in fluently."""
 
     def get(self, path):
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=20)
-        connection.request("GET", path, headers={"Cookie": self.cookie} if self.cookie else {})
-        response = connection.getresponse()
-        data = response.read()
-        connection.close()
-        return response.status, json.loads(data)
+        return self.json("GET", path)
 
     def login(self, username, password):
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=20)
-        connection.request("POST", "/api/v1/session", body=json.dumps({"username": username, "password": password}),
-                           headers={"Content-Type": "application/json"})
-        response = connection.getresponse()
-        response.read()
-        assert response.status == 200
-        self.cookie = response.getheader("Set-Cookie").split(";", 1)[0]
-        connection.close()
+        assert super().login(username, password).status == 200
         return self
 
 
@@ -170,10 +151,9 @@ def test_stats_count_real_messages_and_scope_a_domain_administrator(gateway):
 
 
 def test_dashboard_in_a_browser(gateway):
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"no browser at {CHROMIUM} (scripts/install-deps.sh --test installs Debian's chromium)")
-    if not (ROOT / "web" / "node_modules" / "playwright-core").is_dir():
-        pytest.skip("web/node_modules has no playwright-core (scripts/build.sh runs npm ci in web/)")
+    reason = _browser_missing()
+    if reason:
+        pytest.skip(reason)
     assert (DIST / "index.html").is_file(), "web/dist is not built: scripts/build.sh runs npm run build in web/"
     gh = gateway
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -182,16 +162,11 @@ def test_dashboard_in_a_browser(gateway):
     helper = ("import json, sys; sys.path.insert(0, sys.argv[1]); from conftest import send_message; "
               "from test_web_dashboard import mix; port = int(sys.argv[2]); ")
     e2e = str(ROOT / "tests" / "e2e")
-    environment = dict(os.environ, GATEHOUSE_URL=f"http://127.0.0.1:{gh.web_port}", GATEHOUSE_USER="root",
-                       GATEHOUSE_PASSWORD=PASSWORD, SCREENSHOT_DIR=str(SCREENSHOTS), CHROMIUM=CHROMIUM)
-    environment["MIX_COMMAND"] = json.dumps([
+    mix_command = json.dumps([
         "/usr/bin/python3", "-c",
         helper + "print(json.dumps({k: [r.code, r.id] for k, r in mix(port).items()}))", e2e, str(gh.port)])
-    environment["SEND_COMMAND"] = json.dumps([
+    send_command = json.dumps([
         "/usr/bin/python3", "-c",
         helper + "r = send_message(port, 'alice@example.test', subject='live update', sender='news@remote.test'); "
         "sys.exit(0 if r.code == 250 else 1)", e2e, str(gh.port)])
-    result = subprocess.run(["node", str(ROOT / "tests" / "browser" / "dashboard_ui.mjs")], env=environment,
-                            capture_output=True, text=True, timeout=240, cwd=str(ROOT))
-    print(result.stdout)
-    assert result.returncode == 0, result.stdout + result.stderr
+    run_browser_script("dashboard_ui.mjs", gh, MIX_COMMAND=mix_command, SEND_COMMAND=send_command)
