@@ -19,6 +19,47 @@
 
 namespace gatehouse::web::test_support {
 
+// An account whose password is its name + " password!".
+inline void add_test_user(Store& store, const std::string& name, const std::string& role, std::vector<std::string> domains) {
+  auto hash = hash_password(name + " password!");
+  ASSERT_TRUE(hash.ok());
+  ASSERT_TRUE(store.add_user(User{name, *hash, role, std::move(domains), {}}).ok());
+}
+
+// A request from 192.0.2.50; a body is JSON.
+inline Request make_request(std::string method, std::string target, std::string body = {}) {
+  Request r;
+  r.method = std::move(method);
+  r.target = std::move(target);
+  EXPECT_TRUE(parse_target(r.target, r.path, r.query));
+  r.body = std::move(body);
+  r.client_ip = "192.0.2.50";
+  if (!r.body.empty()) r.headers["content-type"] = "application/json";
+  return r;
+}
+
+// A session's cookie and CSRF token.
+struct Login {
+  std::string cookie, csrf;
+};
+inline Login log_in(Api& api, const std::string& user, const std::string& password) {
+  auto response = api.handle(make_request("POST", "/api/v1/session",
+                                          boost::json::serialize(boost::json::object{{"username", user}, {"password", password}})));
+  EXPECT_EQ(response.status, 200) << response.body;
+  Login result;
+  for (auto& [name, value] : response.headers)
+    if (name == "Set-Cookie") result.cookie = value.substr(0, value.find(';'));
+  if (response.status == 200) result.csrf = std::string(boost::json::parse(response.body).at("csrf_token").as_string());
+  return result;
+}
+
+// `r` sent by `who` (with the CSRF token unless told otherwise).
+inline Request sent_by(const Login& who, Request r, bool with_csrf = true) {
+  r.headers["cookie"] = who.cookie;
+  if (with_csrf) r.headers["x-csrf-token"] = who.csrf;
+  return r;
+}
+
 class ApiTest : public ::testing::Test {
  protected:
   // The configuration file's text (a test may add domains, lists, …).
@@ -53,9 +94,7 @@ class ApiTest : public ::testing::Test {
   }
 
   void add_user(const std::string& name, const std::string& role, std::vector<std::string> domains) {
-    auto hash = hash_password(name + " password!");
-    ASSERT_TRUE(hash.ok());
-    ASSERT_TRUE(store_->add_user(User{name, *hash, role, std::move(domains), {}}).ok());
+    add_test_user(*store_, name, role, std::move(domains));
   }
 
   void record(const std::string& id, const std::string& recipient, const std::string& subject, int minutes_ago) {
@@ -72,36 +111,12 @@ class ApiTest : public ::testing::Test {
     store_->record(r, "Subject: " + subject + "\r\nX-Test: yes\r\n\r\nbody\r\n");
   }
 
-  Request request(std::string method, std::string target, std::string body = {}) {
-    Request r;
-    r.method = std::move(method);
-    r.target = std::move(target);
-    EXPECT_TRUE(parse_target(r.target, r.path, r.query));
-    r.body = std::move(body);
-    r.client_ip = "192.0.2.50";
-    if (!r.body.empty()) r.headers["content-type"] = "application/json";
-    return r;
+  using Login = test_support::Login;
+  static Request request(std::string method, std::string target, std::string body = {}) {
+    return make_request(std::move(method), std::move(target), std::move(body));
   }
-
-  struct Login {
-    std::string cookie, csrf;
-  };
-  Login login(const std::string& user, const std::string& password) {
-    auto response = api_->handle(request("POST", "/api/v1/session",
-                                         boost::json::serialize(boost::json::object{{"username", user}, {"password", password}})));
-    EXPECT_EQ(response.status, 200) << response.body;
-    Login result;
-    for (auto& [name, value] : response.headers)
-      if (name == "Set-Cookie") result.cookie = value.substr(0, value.find(';'));
-    if (response.status == 200) result.csrf = std::string(boost::json::parse(response.body).at("csrf_token").as_string());
-    return result;
-  }
-
-  Request as(const Login& who, Request r, bool with_csrf = true) {
-    r.headers["cookie"] = who.cookie;
-    if (with_csrf) r.headers["x-csrf-token"] = who.csrf;
-    return r;
-  }
+  Login login(const std::string& user, const std::string& password) { return log_in(*api_, user, password); }
+  static Request as(const Login& who, Request r, bool with_csrf = true) { return sent_by(who, std::move(r), with_csrf); }
 
   static std::string header(const Response& response, const std::string& name) {
     for (auto& [n, v] : response.headers)

@@ -21,6 +21,7 @@
 #include "web/api.hpp"
 #include "web/auth.hpp"
 #include "web/http.hpp"
+#include "api_test_support.hpp"
 
 namespace gatehouse::web {
 namespace {
@@ -72,9 +73,7 @@ class RecoveryApiTest : public ::testing::Test {
   }
 
   void add_user(const std::string& name, const std::string& role, std::vector<std::string> domains) {
-    auto hash = hash_password(name + " password!");
-    ASSERT_TRUE(hash.ok());
-    ASSERT_TRUE(store_->add_user(User{name, *hash, role, std::move(domains), {}}).ok());
+    test_support::add_test_user(*store_, name, role, std::move(domains));
   }
 
   void record(const std::string& id, std::vector<std::string> recipients, const std::string& disposition,
@@ -92,30 +91,12 @@ class RecoveryApiTest : public ::testing::Test {
   }
   static std::string domain_of(const std::string& address) { return address.substr(address.find('@') + 1); }
 
-  Request request(std::string method, std::string target, std::string body = {}) {
-    Request r;
-    r.method = std::move(method);
-    r.target = std::move(target);
-    EXPECT_TRUE(parse_target(r.target, r.path, r.query));
-    r.body = std::move(body);
-    r.client_ip = "192.0.2.50";
-    if (!r.body.empty()) r.headers["content-type"] = "application/json";
-    return r;
+  static Request request(std::string method, std::string target, std::string body = {}) {
+    return test_support::make_request(std::move(method), std::move(target), std::move(body));
   }
 
-  struct Login {
-    std::string cookie, csrf;
-  };
-  Login login(const std::string& user) {
-    auto response = api().handle(request("POST", "/api/v1/session",
-                                         boost::json::serialize(boost::json::object{{"username", user}, {"password", user + " password!"}})));
-    EXPECT_EQ(response.status, 200) << response.body;
-    Login result;
-    for (auto& [name, value] : response.headers)
-      if (name == "Set-Cookie") result.cookie = value.substr(0, value.find(';'));
-    if (response.status == 200) result.csrf = std::string(boost::json::parse(response.body).at("csrf_token").as_string());
-    return result;
-  }
+  using Login = test_support::Login;
+  Login login(const std::string& user) { return test_support::log_in(api(), user, user + " password!"); }
 
   Login login_without_queue() {
     api(false);
@@ -123,10 +104,7 @@ class RecoveryApiTest : public ::testing::Test {
   }
 
   Response call(const Login& who, std::string method, std::string target, std::string body = {}, bool with_csrf = true) {
-    auto r = request(std::move(method), std::move(target), std::move(body));
-    r.headers["cookie"] = who.cookie;
-    if (with_csrf) r.headers["x-csrf-token"] = who.csrf;
-    return api().handle(r);
+    return api().handle(test_support::sent_by(who, request(std::move(method), std::move(target), std::move(body)), with_csrf));
   }
 
   static boost::json::object body(const Response& response) { return boost::json::parse(response.body).as_object(); }
