@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "common/text.hpp"
+#include "smtp/command.hpp"
 #include "store/store.hpp"
 
 namespace gatehouse::engine {
@@ -19,22 +20,7 @@ Error failure(std::string message) {
   return error;
 }
 
-// A domain name as the configuration file accepts one (letters, digits, '-', dots; no empty label).
-bool is_domain_name(std::string_view name) {
-  if (name.empty() || name.size() > 253 || name.front() == '.' || name.back() == '.') return false;
-  std::size_t label = 0;
-  for (char c : name) {
-    if (c == '.') {
-      if (label == 0) return false;
-      label = 0;
-    } else if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') {
-      if (++label > 63) return false;
-    } else {
-      return false;
-    }
-  }
-  return label > 0;
-}
+bool is_domain_name(std::string_view name) { return smtp::valid_domain(name, false); }
 
 Status validate_address(std::string_view entry) {
   auto at = entry.rfind('@');

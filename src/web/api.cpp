@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "engine/gateway.hpp"
 #include "web/api_routes.hpp"
 #include "web/static_files.hpp"
 
@@ -76,6 +77,10 @@ std::optional<Principal> ApiContext::authenticate(const Request& request) {
   auto user = store.find_user(session->username);
   if (!user) return std::nullopt;   // removed meanwhile (its sessions are removed with it)
   return Principal{std::move(*user), std::move(*session)};
+}
+
+void ApiContext::state_changed() {
+  if (services.gateway) services.gateway->refresh_runtime_state();
 }
 
 void ApiContext::audit(const Request& request, const std::string& username, std::string action, std::string detail) {

@@ -135,17 +135,6 @@ std::string describe(const StoredDomain& d) {
                      d.greylisting ? (*d.greylisting ? "on" : "off") : "as configured", d.reject_text);
 }
 
-void state_changed(ApiContext& context) {
-  if (context.services.gateway) context.services.gateway->refresh_runtime_state();
-}
-
-Response no_content() {
-  Response response;
-  response.status = 204;
-  response.content_type.clear();
-  return response;
-}
-
 Response add_domain(ApiContext& context, const Request& request, const Principal& principal) {
   if (!is_admin(principal)) return Response::error(403, "only administrators may add domains");
   JsonBody body = read_json_object(request);
@@ -159,7 +148,7 @@ Response add_domain(ApiContext& context, const Request& request, const Principal
   if (domain_table(context)->find(domain.name)) return Response::error(409, fmt::format("domain {} exists already", domain.name));
   if (auto error = read_domain_fields(body.object, domain, true)) return *error;
   if (auto saved = context.store.put_domain(domain); !saved) return Response::error(500, saved.error().message);
-  state_changed(context);
+  context.state_changed();
   context.audit(request, principal.user.name, "domain.add", describe(domain));
   spdlog::info("web: user \"{}\" added domain {}", principal.user.name, domain.name);
   return Response::json(201, boost::json::object{{"name", domain.name}});
@@ -174,7 +163,7 @@ Response change_domain(ApiContext& context, const Request& request, const Princi
   if (body.error) return *body.error;
   if (auto error = read_domain_fields(body.object, *domain, is_admin(principal))) return *error;
   if (auto saved = context.store.put_domain(*domain); !saved) return Response::error(500, saved.error().message);
-  state_changed(context);
+  context.state_changed();
   context.audit(request, principal.user.name, "domain.change", describe(*domain));
   spdlog::info("web: user \"{}\" changed domain {}", principal.user.name, name);
   return Response::json(200, boost::json::object{{"name", name}});
@@ -193,10 +182,10 @@ Response remove_domain(ApiContext& context, const Request& request, const Princi
     return Response::error(404, "no such domain");
   }
   if (auto removed = context.store.remove_domain(name); !removed) return Response::error(500, removed.error().message);
-  state_changed(context);
+  context.state_changed();
   context.audit(request, principal.user.name, "domain.remove",
                 in_file ? fmt::format("{} (back to the configuration file's settings)", name) : name);
-  return no_content();
+  return Response::no_content();
 }
 
 // ---- addresses
@@ -283,7 +272,7 @@ Response add_addresses(ApiContext& context, const Request& request, const Princi
     if (auto result = context.store.add_address(address); !result) return Response::error(500, result.error().message);
     ++added;
   }
-  if (added) state_changed(context);
+  if (added) context.state_changed();
   if (added || type == "text/csv")
     context.audit(request, principal.user.name, type == "text/csv" ? "address.import" : "address.add",
                   wanted.size() == 1 ? wanted.front() : fmt::format("{}: {} added, {} present, {} refused", name, added, present, problems.size()));
@@ -303,9 +292,9 @@ Response remove_address(ApiContext& context, const Request& request, const Princ
     return Response::error(404, "no such address");
   }
   if (auto removed = context.store.remove_address(address); !removed) return Response::error(500, removed.error().message);
-  state_changed(context);
+  context.state_changed();
   context.audit(request, principal.user.name, "address.remove", address);
-  return no_content();
+  return Response::no_content();
 }
 
 }  // namespace

@@ -18,10 +18,6 @@ namespace {
 using engine::RuntimeLists;
 using engine::RuntimeSettings;
 
-void state_changed(ApiContext& context) {
-  if (context.services.gateway) context.services.gateway->refresh_runtime_state();
-}
-
 // The configuration file's values (the gateway keeps them apart from the web's).
 std::shared_ptr<const Config> file_config(ApiContext& context) {
   if (context.services.gateway) return context.services.gateway->file_config();
@@ -132,7 +128,7 @@ Response put_list(ApiContext& context, const Request& request, const Principal& 
   auto before = lists.entries[name];
   lists.entries[name] = values;
   if (auto saved = save_lists(context, *scope, lists); !saved) return Response::error(500, saved.error().message);
-  state_changed(context);
+  context.state_changed();
   std::vector<std::string> added, removed;
   for (const auto& v : values)
     if (std::find(before.begin(), before.end(), v) == before.end()) added.push_back(v);
@@ -175,7 +171,7 @@ Response list_sender(ApiContext& context, const Request& request, const Principa
   bool moved = std::erase(lists.entries[other], sender) > 0;
   if (std::find(entries.begin(), entries.end(), sender) == entries.end()) entries.push_back(sender);
   if (auto saved = save_lists(context, scope, lists); !saved) return Response::error(500, saved.error().message);
-  state_changed(context);
+  context.state_changed();
   context.audit(request, principal.user.name, "list.sender",
                 fmt::format("{} added to the {}{}{} (message {})", sender, name, scope.empty() ? "" : " of " + scope,
                             moved ? fmt::format(", removed from the {}", other) : "", record->id));
@@ -235,7 +231,7 @@ Response put_settings(ApiContext& context, const Request& request, const Princip
   const std::string after = engine::to_json(*settings);
   if (auto saved = context.store.put_setting(std::string(engine::settings_key), after == "{}" ? std::string() : after); !saved)
     return Response::error(500, saved.error().message);
-  state_changed(context);
+  context.state_changed();
   context.audit(request, principal.user.name, "settings.change", fmt::format("{} → {}", before, after));
   return get_settings(context, principal);
 }

@@ -34,6 +34,9 @@ struct ApiContext {
   std::optional<Principal> authenticate(const Request& request);
   // Appends to the audit log (errors are logged, not returned: the change itself stands).
   void audit(const Request& request, const std::string& username, std::string action, std::string detail);
+  // After a change of the gateway's run-time state (domains, addresses, lists, settings): the
+  // daemon's gateway rebuilds what is in force now, so the next transaction sees it.
+  void state_changed();
 };
 
 using Routes = std::vector<Api::Route>;

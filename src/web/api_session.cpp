@@ -69,9 +69,7 @@ Response logout(ApiContext& context, const Request& request, const Principal& pr
   context.store.remove_session(principal.session.token_hash);
   spdlog::info("web: user \"{}\" logged out from {}", principal.user.name, request.client_ip);
   context.audit(request, principal.user.name, "logout", "");
-  Response response;
-  response.status = 204;
-  response.content_type.clear();
+  Response response = Response::no_content();
   response.headers.emplace_back("Set-Cookie", session_cookie("", std::chrono::seconds(0), request.secure));
   return response;
 }

@@ -67,10 +67,7 @@ Response remove_user(ApiContext& context, const Request& request, const Principa
   if (auto removed = context.store.remove_user(name); !removed) return Response::error(500, removed.error().message);
   spdlog::info("web: user \"{}\" removed account {}", principal.user.name, name);
   context.audit(request, principal.user.name, "user.remove", name);
-  Response response;
-  response.status = 204;
-  response.content_type.clear();
-  return response;
+  return Response::no_content();
 }
 
 Response admins_only() { return Response::error(403, "only administrators may manage accounts"); }

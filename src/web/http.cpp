@@ -105,6 +105,13 @@ Response Response::error(int status, std::string_view message) {
   return json(status, boost::json::object{{"error", message}});
 }
 
+Response Response::no_content() {
+  Response response;
+  response.status = 204;
+  response.content_type.clear();
+  return response;
+}
+
 bool parse_target(std::string_view target, std::string& path, std::map<std::string, std::string>& query) {
   if (target.empty() || target.front() != '/') return false;
   auto question = target.find('?');

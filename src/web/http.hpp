@@ -35,6 +35,8 @@ struct Response {
   static Response json(int status, boost::json::value value);
   // {"error": message}
   static Response error(int status, std::string_view message);
+  // 204 without a body.
+  static Response no_content();
 };
 
 // Splits a request target (origin-form, RFC 9112 §3.2.1) into its decoded path and query; false
