@@ -1,5 +1,5 @@
 // Small helpers for Asio C++20 coroutines: a completion token that returns errors as values
-// instead of throwing, a deadline for any awaitable operation, and a read with a deadline that
+// instead of throwing, a deadline for any awaitable operation, two operations awaited at once, and a read with a deadline that
 // never drops bytes. The deadline races the operation
 // against a timer and waits for both to settle, so no operation outlives the coroutine frame that
 // started it.
@@ -9,6 +9,7 @@
 #include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/error.hpp>
 #include <tuple>
+#include <utility>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -35,6 +36,24 @@ asio::awaitable<std::optional<T>> with_timeout(asio::awaitable<T> operation, std
   auto result = co_await (std::move(operation) || timer.async_wait(use_nothrow));
   if (result.index() == 0) co_return std::get<0>(std::move(result));
   co_return std::nullopt;
+}
+
+namespace detail {
+template <class T>
+asio::awaitable<std::optional<T>> as_optional(asio::awaitable<T> operation) {
+  T value = co_await std::move(operation);
+  co_return std::optional<T>(std::move(value));
+}
+}  // namespace detail
+
+// The results of two operations run at the same time, once both are done. Should one throw, the
+// other is cancelled and the exception propagates.
+template <class A, class B>
+asio::awaitable<std::pair<A, B>> both(asio::awaitable<A> first, asio::awaitable<B> second) {
+  using namespace asio::experimental::awaitable_operators;
+  // Results need not be default-constructible: each travels in an optional.
+  auto results = co_await (detail::as_optional(std::move(first)) && detail::as_optional(std::move(second)));
+  co_return std::pair<A, B>(std::move(*std::get<0>(results)), std::move(*std::get<1>(results)));
 }
 
 // One read_some from `stream`, or nullopt when `timeout` passed first with nothing read. Unlike

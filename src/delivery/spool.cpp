@@ -245,10 +245,16 @@ Status Spool::hand_over(const std::string& id) {
 }
 
 void Spool::remove(const std::string& id) {
+  {
+    // The common case, a message delivered live: only in the journal, no queue file to unlink.
+    std::lock_guard lock(journal_mutex_);
+    if (journal_.count(id)) {
+      mark_done(id);
+      return;
+    }
+  }
   std::error_code ec;
   fs::remove(path_of(id), ec);
-  std::lock_guard lock(journal_mutex_);
-  mark_done(id);
 }
 
 namespace {

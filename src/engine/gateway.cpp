@@ -763,7 +763,10 @@ boost::asio::awaitable<Reply> ConnectionHandler::handle_message(smtp::MessageEve
   message = annotate_message(std::move(message), headers, verdict, policy, config->hostname);
   const std::string disposition = verdict.disposition;
 
-  // Durable before anything else: from here on the message cannot be lost.
+  // Durable before the client hears 250: the spool's fsync. For a live hand-off the back-end gets
+  // the message at the same time, and the reply waits for both (the fsync and the back-end's
+  // answer). A crash in between can cost a duplicate (the client, unanswered, sends again), which
+  // a crash after the back-end's answer could cost anyway; never a loss.
   delivery::SpoolEnvelope envelope;
   envelope.id = id;
   envelope.mail_from = record.mail_from;
@@ -773,18 +776,29 @@ boost::asio::awaitable<Reply> ConnectionHandler::handle_message(smtp::MessageEve
   envelope.direction = record.direction;
   envelope.queued_at_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
-  auto stored = co_await gateway_.spool().store(envelope, message);
-  if (!stored) {
+  auto spool_failed = [&](const Status& stored) {
     spdlog::error("id={} spool: {}", id, stored.error().message);
-    co_await release_backend(true);
-    co_return finish(Reply{451, "4.3.0", "Temporary local problem, please try again later"}, "tempfail", "spool error",
-                     "none", message);
-  }
+    return finish(Reply{451, "4.3.0", "Temporary local problem, please try again later"}, "tempfail", "spool error",
+                  "none", message);
+  };
 
   // Live hand-off: the client's reply is the back-end's answer.
   if (t.backend) {
     auto connection = std::move(t.backend);
-    auto replies = co_await connection->data(message, t.recipients.size());
+    auto outcome = co_await both(gateway_.spool().store(envelope, message), connection->data(message, t.recipients.size()));
+    Status stored = std::move(outcome.first);
+    auto replies = std::move(outcome.second);
+    const bool all_accepted = replies && replies->size() >= t.recipients.size() &&
+                              std::all_of(replies->begin(), replies->end(), [](auto& r) { return r.positive(); });
+    if (!stored && !all_accepted) {
+      // No durable copy to retry from: the client keeps the message and tries again.
+      if (replies) {
+        auto context = co_await current_context();
+        gateway_.pool().give(std::move(connection), context);
+      }
+      co_return spool_failed(stored);
+    }
+    if (!stored) spdlog::error("id={} spool: {} (the back-end accepted the message, nothing to retry)", id, stored.error().message);
     if (replies) {
       {  // co_await outside the call: GCC 12 mishandles a by-value unique_ptr argument next to co_await
         auto context = co_await current_context();
@@ -807,7 +821,7 @@ boost::asio::awaitable<Reply> ConnectionHandler::handle_message(smtp::MessageEve
                          "none", message);
       }
       if (deferred.empty()) {
-        gateway_.spool().remove(id);
+        if (stored) gateway_.spool().remove(id);
         // LMTP recipients refused after DATA are logged (the copy stays for release), not bounced.
         if (!failed.empty()) record.delivery_detail = fmt::format("refused for {} after DATA", fmt::join(failed, ", "));
         co_return finish(Reply{250, "2.0.0", "Ok: queued"}, disposition, "", failed.empty() ? "delivered" : "partial",
@@ -827,6 +841,12 @@ boost::asio::awaitable<Reply> ConnectionHandler::handle_message(smtp::MessageEve
     record.delivery_detail = t.backend_error;
     gateway_.queue().schedule(id, config->retry_schedule.front());
     co_return finish(Reply{250, "2.0.0", "Ok: queued"}, disposition, "", "queued", message);
+  }
+
+  auto stored = co_await gateway_.spool().store(envelope, message);
+  if (!stored) {
+    co_await release_backend(true);
+    co_return spool_failed(stored);
   }
 
   if (t.domain && t.domain->backend.kind == BackendAddress::Kind::maildir) {

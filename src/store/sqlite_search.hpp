@@ -9,28 +9,45 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "store/sqlite_support.hpp"
 #include "store/store.hpp"
 
 namespace gatehouse::sqlite_search {
 
-// Creates the index if it is missing and fills it from the log already there (once).
-void prepare(sqlite3* db, const std::string& path);
+// Creates the index if it is missing. The writer fills it (Writer::index_next), also from the log
+// of a store written by an older version.
+void prepare(sqlite3* db);
 
-// The writer thread's side, inside its write transactions.
+// The writer thread's side, inside its write transactions. Rows are indexed in chunks after they
+// are logged, off the path of the SMTP reply (sqlite_search.cpp says why); every row of the log
+// with a rowid above indexed_through() is not in the index yet, and searches test those directly.
 class Writer {
  public:
   explicit Writer(sqlite3* db);
   // Before a transaction ID is written again: its old entry goes (INSERT OR REPLACE gives the row a new rowid).
   void remove(const std::string& id);
-  // After the transaction's row was inserted under `rowid`.
-  void add(std::int64_t rowid, const TransactionRecord& record);
+  // After the transaction's row was inserted under `rowid`: counted for the next chunk, or indexed
+  // at once when the rowid is not above the mark.
+  void logged(std::int64_t rowid, const TransactionRecord& record);
+  // Rows logged and not yet indexed (approximately: a row written again counts twice).
+  std::int64_t backlog() const { return backlog_; }
+  std::int64_t indexed_through() const { return indexed_through_; }
+  // Indexes the next `rows` rows above the mark, in the caller's transaction; chunk_committed()
+  // once that transaction is committed moves the mark.
+  void index_next(std::int64_t rows);
+  void chunk_committed();
   // Before prune deletes the rows whose IDs are in temp.prune_ids.
   void prune_selected();
 
  private:
-  sqlite::Statement remove_, add_, prune_;
+  void add(std::int64_t rowid, const TransactionRecord& record);
+
+  sqlite::Statement remove_, add_, prune_, chunk_end_, index_rows_;
+  std::int64_t indexed_through_ = 0;
+  std::int64_t backlog_ = 0;
+  std::pair<std::int64_t, std::int64_t> chunk_{0, 0};   // the uncommitted chunk: its last rowid, rows indexed
 };
 
 // A time limit for one statement on `db` (a progress handler): past it, the statement fails with

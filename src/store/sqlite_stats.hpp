@@ -4,7 +4,9 @@
 #pragma once
 #include <sqlite3.h>
 
+#include <compare>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,8 +35,14 @@ class Writer {
   // Before a transaction ID is written again (a delivery outcome re-records it): what the stored
   // row counted, so that it can be taken back; nullopt when the ID is new.
   std::optional<Contribution> stored(const std::string& id);
-  // Adds (sign 1) or takes back (sign -1) one transaction's counts.
+  // Adds (sign 1) or takes back (sign -1) one transaction's counts. They are summed in memory
+  // until write_pending(): a batch of transactions from the same clients and senders touches the
+  // same few rows, so each is upserted once per batch instead of once per transaction.
   void apply(const Contribution& contribution, int sign, std::int64_t now_ms);
+  // Writes the counts summed since the last call (inside the writer's transaction), or forgets
+  // them when that transaction is rolled back.
+  void write_pending();
+  void discard_pending() { pending_.clear(); }
   // Drops hourly per-IP and per-sender rows past their use; at most once an hour (writer's transaction).
   void maintain(std::int64_t now_ms);
   // With prune(): counts of hours and days wholly before `before_ms`.
@@ -43,6 +51,14 @@ class Writer {
  private:
   void add(const char* kind, const std::string& scope, std::int64_t bucket, const std::string& key, int sign, bool rejected);
 
+  struct Key {
+    std::string kind;
+    std::string scope;
+    std::int64_t bucket;
+    std::string key;
+    auto operator<=>(const Key&) const = default;
+  };
+  std::map<Key, std::pair<std::int64_t, std::int64_t>> pending_;   // → (total, rejected)
   sqlite::Statement select_transaction_, select_domains_, upsert_, drop_hourly_, prune_hourly_, prune_daily_;
   std::int64_t maintained_hour_ = -1;
 };

@@ -1,11 +1,13 @@
 """Promise 2, "accepted means delivered", with the real binary and real back-ends: a back-end that
-is down, one that hangs in the middle of DATA, `kill -9` of gatehouse under load, and SIGTERM with a
-transaction still open. Every message carries a unique Subject so the back-end's copies can be
+is down, one that hangs in the middle of DATA, `kill -9` of gatehouse under load, SIGTERM with a
+transaction still open, and a spool that cannot take the message. Every message carries a unique Subject so the back-end's copies can be
 counted one by one."""
 import collections
+import os
 import re
 import signal
 import socket
+import subprocess
 import threading
 import time
 import uuid
@@ -197,3 +199,48 @@ def test_sigterm_finishes_open_transaction_refuses_new_and_exits_0(smtp_sink, st
     rc = gh.process.proc.wait(timeout=20)
     assert rc == 0, f"gatehouse exited {rc} after SIGTERM:\n{gh.log()[-2000:]}"
     assert sink_subjects(sink).count(subject) == 1
+
+
+def fill_file_system(directory):
+    """Writes into `directory` until its file system is full (ENOSPC)."""
+    fd = os.open(directory / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for _ in range(10_000):   # bounded: the tmpfs below is 256 KiB
+            os.write(fd, b"\0" * 4096)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounts a small tmpfs as the spool (needs root)")
+def test_full_spool_the_backends_answer_decides(tmp_path, smtp_sink, start_gatehouse):
+    """The spool's write and the live hand-off to the back-end run at the same time. When the spool
+    cannot keep the message (its file system is full): a back-end that accepted it has it, so the
+    client gets 250 and it is delivered exactly once; a back-end that only deferred it (4xx at the
+    end of DATA) leaves nothing to retry from, so the client gets 451 and keeps the message."""
+    spool = tmp_path / "state" / "spool"
+    spool.mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(spool)], check=True)
+    try:
+        accepting = smtp_sink()
+        deferring = smtp_sink(extra_args=["-r", "."])
+        gh = start_gatehouse([list_domain(accepting.port),
+                              {"name": "defer.test", "backend": f"smtp:127.0.0.1:{deferring.port}", "recipients": "any"}])
+        fill_file_system(spool)
+
+        subject = f"full-spool-{uuid.uuid4().hex[:8]}"
+        body = "A line of text to fill the message.\r\n" * 300
+        accepted = send_message(gh.port, "alice@example.test", subject, body=body)
+        assert accepted.code == 250, f"the back-end has the message: the client must hear 250: {accepted}"
+        assert sink_subjects(accepting).count(subject) == 1
+        row = gh.wait_for_row(accepted.id)
+        assert row["disposition"] == "accept" and row["delivery_status"] == "delivered", row
+
+        deferred = send_message(gh.port, "carol@defer.test", f"deferred-{subject}", body=body)
+        assert deferred.code == 451, f"no spooled copy to retry from: the client must keep the message: {deferred}"
+        row = gh.wait_for_row(deferred.id)
+        assert row["disposition"] == "tempfail" and row["reason"] == "spool error", row
+        assert "spool" in gh.log(), "the spool's failure is logged"
+    finally:
+        subprocess.run(["umount", "-l", str(spool)], check=False)
