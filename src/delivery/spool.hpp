@@ -107,6 +107,7 @@ class Spool {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<SyncRequest> requests_;
+  std::size_t last_group_size_ = 1;   // messages in the sync thread's previous group
   bool stopping_ = false;
   std::thread sync_thread_;
 };
