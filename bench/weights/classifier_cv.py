@@ -44,6 +44,7 @@ class Parameters:
     min_strength: float = 0.1       # |f - 0.5| below this: not a clue
     clues: int = 150                # the most clues used
     certain: float = -80.0          # log10 of the spam tail below which p >= 0.999 is "certain"
+    min_count: int = 1              # features seen in fewer learned messages are not clues
 
 
 def dump(gatehouse: Path, work: Path, jobs: int) -> None:
@@ -158,7 +159,7 @@ def cross_validate(labels: list, md5s: list, rows: list, folds: int, p: Paramete
             for c in row:
                 b, g = spam[c], ham[c]
                 n = b + g
-                if n == 0:
+                if n == 0 or n < p.min_count:
                     continue
                 sr = min(1.0, b / n_spam)
                 hr = min(1.0, g / n_ham)
@@ -226,7 +227,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--drop", default="", help="comma-separated feature prefixes to leave out")
     parser.add_argument("--grid", nargs="*", default=[],
-                        help="NAME=V1,V2,... for s, x, min_strength, clues, certain (every combination)")
+                        help="NAME=V1,V2,... for s, x, min_strength, clues, certain, min_count (every combination)")
     parser.add_argument("--save", type=Path, help="write the out-of-fold results of the first setting here")
     args = parser.parse_args(argv)
     if args.dump:
@@ -236,7 +237,7 @@ def main(argv: list[str]) -> int:
     axes = {}
     for item in args.grid:
         name, _, values = item.partition("=")
-        kind = int if name == "clues" else float
+        kind = int if name in ("clues", "min_count") else float
         axes[name] = [kind(v) for v in values.split(",")]
     settings = [dict(zip(axes, combo)) for combo in itertools.product(*axes.values())] or [{}]
     for i, setting in enumerate(settings):
