@@ -3,7 +3,8 @@
 // be parsed, and lines longer than the 998 characters the format allows. MIME fields without what
 // they need (RFC 2045 §4: MIME-Version; §6: an encoding with no Content-Type to say what it
 // encodes), written by hand-made mass mailers; and a Message-ID in Outlook's form with every field
-// zero-padded, which Outlook never writes and a family of mass mailers always does.
+// zero-padded, which Outlook never writes and a family of mass mailers always does; Outlook's
+// X-MSMail-Priority without the X-MimeOLE that Outlook writes beside it (a mailer imitating it).
 #include <cctype>
 
 #include "checks/builtin.hpp"
@@ -76,6 +77,8 @@ class HeaderStructureCheck final : public Check {
     else if (!valid_message_id(*id)) add("bad_message_id", "Message-ID " + id->substr(0, 80));
     else if (zero_padded_outlook_id(*id)) add("ratware_message_id", "Message-ID " + id->substr(0, 80));
     if (h.count("Subject") > 1) add("several_subject", "several Subject headers");
+    if (h.first("X-MSMail-Priority") && !h.first("X-MimeOLE"))
+      add("msmail_without_mimeole", "X-MSMail-Priority without X-MimeOLE");
     const auto content_type = h.first("Content-Type");
     if (!content_type && h.first("Content-Transfer-Encoding"))
       add("encoding_without_type", "Content-Transfer-Encoding without Content-Type");

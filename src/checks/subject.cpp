@@ -1,8 +1,11 @@
 // The Subject check (RFC 5322 §3.6.5; the decoded Subject of RFC 2047): a Subject written in
 // capitals ("MAKE MONEY FAST"), which people rarely type and bulk mailers often do, and a Subject
-// that names a sum of money ("$100 Million", "€5000 a week"). Both are scores only: a newsletter or
-// an invoice may do either.
+// that names a sum of money ("$100 Million", "€5000 a week"), and one labelled as an advertisement
+// ("ADV:", "[ADV]", the label some US state laws required of unsolicited ads). Scores only: a
+// newsletter or an invoice may do any of them.
 #include <fmt/format.h>
+
+#include <cctype>
 
 #include "checks/builtin.hpp"
 #include "content/analysis.hpp"
@@ -41,6 +44,16 @@ std::string sum_of_money(std::string_view subject) {
   return {};
 }
 
+// "ADV: …", "[ADV] …", "(adv) …": the word ADV first, alone.
+bool labelled_advertisement(std::string_view subject) {
+  while (!subject.empty() && (subject.front() == ' ' || subject.front() == '\t')) subject.remove_prefix(1);
+  if (!subject.empty() && (subject.front() == '[' || subject.front() == '(')) subject.remove_prefix(1);
+  if (subject.size() < 3) return false;
+  for (std::size_t i = 0; i < 3; ++i)
+    if (std::tolower(static_cast<unsigned char>(subject[i])) != "adv"[i]) return false;
+  return subject.size() == 3 || !std::isalnum(static_cast<unsigned char>(subject[3]));
+}
+
 class SubjectCheck final : public Check {
  public:
   std::string_view name() const override { return "subject"; }
@@ -56,6 +69,7 @@ class SubjectCheck final : public Check {
     if (written_in_capitals(subject)) outcome.add(policy, "all_capitals", "Subject in capitals: " + subject.substr(0, 80));
     if (const std::string sum = sum_of_money(subject); !sum.empty())
       outcome.add(policy, "money", fmt::format("Subject names a sum: {}", sum));
+    if (labelled_advertisement(subject)) outcome.add(policy, "advertisement", "Subject labelled ADV");
     co_return outcome;
   }
 };

@@ -1,5 +1,6 @@
 // Tests of the header checks' findings on whole messages (src/checks/message_date.cpp,
-// header_structure.cpp, header_addresses.cpp, subject.cpp): what a mass mailer writes gets its
+// header_structure.cpp, header_addresses.cpp, subject.cpp, mime_structure.cpp's html_without_tags):
+// what a mass mailer writes gets its
 // finding, what mail programs write (RFC 5322 dates with real zones, Outlook's own Message-IDs,
 // "undisclosed-recipients:;", ordinary subjects with prices in the text) gets none.
 #include <boost/asio/co_spawn.hpp>
@@ -104,6 +105,32 @@ TEST(HeaderStructure, MimeFieldsWithoutWhatTheyNeedAreFound) {
             Findings{});
 }
 
+TEST(HeaderStructure, OutlooksPriorityWithoutItsMimeOleIsFound) {
+  const std::string fields = "Date: Fri, 27 Sep 2002 21:15:36 -0700\r\nMessage-ID: <1@example.test>\r\n";
+  EXPECT_EQ(findings_of(make_header_structure_check(),
+                        message_with(fields + "X-Priority: 3\r\nX-MSMail-Priority: Normal\r\n")),
+            Findings{"msmail_without_mimeole"});
+  // What Outlook Express and Outlook 2003 write: both fields.
+  EXPECT_EQ(findings_of(make_header_structure_check(),
+                        message_with(fields + "X-Priority: 3\r\nX-MSMail-Priority: Normal\r\n"
+                                              "X-MimeOLE: Produced By Microsoft MimeOLE V6.00.2800.1106\r\n")),
+            Findings{});
+}
+
+TEST(MimeStructure, HtmlWithoutAnyMarkupIsFoundRealHtmlIsNot) {
+  const std::string fields = "Subject: hi\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=iso-8859-1\r\n";
+  EXPECT_EQ(findings_of(make_mime_structure_check(),
+                        message_with(fields, "GET PAID for it !\r\nLOOKING FOR AMBITIOUS LEADERS IN YOUR AREA\r\n")),
+            Findings{"html_without_tags"});
+  EXPECT_EQ(findings_of(make_mime_structure_check(),
+                        message_with(fields, "<html><body><p>Minutes of the meeting</p></body></html>\r\n")),
+            Findings{});
+  // Plain text is not expected to hold markup.
+  EXPECT_EQ(findings_of(make_mime_structure_check(),
+                        message_with("Subject: hi\r\nContent-Type: text/plain\r\n", "No tags here.\r\n")),
+            Findings{});
+}
+
 TEST(HeaderAddresses, AMadeUpUndisclosedMailboxIsFoundTheEmptyGroupIsNot) {
   auto to = [](const std::string& value) {
     return findings_of(make_header_addresses_check(),
@@ -125,6 +152,8 @@ TEST(Subject, CapitalsAndSumsOfMoneyAreFound) {
   EXPECT_EQ(subject("Estimated Jackpot $100 Million"), Findings{"money"});
   EXPECT_EQ(subject("=?UTF-8?B?VmVyZGllbmVuIFNpZSDigqwgNTAwMCBpbSBNb25hdA==?="), Findings{"money"});   // € 5000
   EXPECT_EQ(subject("EARN $5,000 A WEEK FROM HOME"), (Findings{"all_capitals", "money"}));
+  EXPECT_EQ(subject("ADV: Put your resume back to work"), Findings{"advertisement"});
+  EXPECT_EQ(subject("[adv] lower rates"), Findings{"advertisement"});
 }
 
 TEST(Subject, OrdinarySubjectsAreNot) {
@@ -132,6 +161,7 @@ TEST(Subject, OrdinarySubjectsAreNot) {
     return findings_of(make_subject_check(), message_with("Subject: " + value + "\r\n"));
   };
   for (const std::string value : {"Re: FW: NASA", "Meeting at 10am about the Q3 budget", "Price in $ or EUR?",
+                                  "Advice on the ADVENT calendar", "adversarial examples, [advanced] topics",
                                   "Re: [ILUG] SUSE 8 disks", "ОТЧЁТ ЗА МЕСЯЦ ГОТОВ", "Your invoice INV-2024-05"})
     EXPECT_EQ(subject(value), Findings{}) << value;
 }
