@@ -12,7 +12,7 @@ echo "== unit tests"
 echo "== end-to-end tests"
 # (with the benchmarks' own arithmetic: the accuracy split and report, the weight fitting)
 GATEHOUSE_BIN="$PWD/build/gatehouse" /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/e2e \
-  bench/accuracy/test_accuracy_parts.py bench/weights/test_fit.py "$@"
+  bench/accuracy/test_accuracy_parts.py bench/weights/test_fit.py bench/weights/test_classifier_cv.py "$@"
 rc=$?
 # pytest exits 5 when it collected nothing: that is a failure here too.
 [[ $rc -ne 0 ]] && status=1

@@ -1,7 +1,10 @@
 // Who the message says it is from and to (RFC 5322 §3.6.2, §3.6.3) against the envelope (RFC 5321
 // §3.3): a header From in another organisation than the envelope sender (score only — mailing lists,
 // newsletters and forwarders do it all the time), a display name that shows an address other than
-// the real one ("service@bank.example" <x@elsewhere.test>), and undisclosed recipients.
+// the real one ("service@bank.example" <x@elsewhere.test>), undisclosed recipients, and a To
+// address made up to look like them (<Undisclosed.Recipients@example.test>: RFC 5322 §A.1.3 writes
+// hidden recipients as an empty group, "undisclosed-recipients:;", which mail programs do; only
+// mass mailers invent a mailbox of that name).
 #include <fmt/format.h>
 
 #include "checks/builtin.hpp"
@@ -31,6 +34,13 @@ std::string address_in_name(std::string_view name) {
   return found.find('.', found.find('@')) == std::string::npos ? std::string() : found;
 }
 
+// A mailbox whose local part says "undisclosed" (Undisclosed.Recipients@, undisclosed-list@).
+bool undisclosed_mailbox(std::string_view address) {
+  const auto at = address.rfind('@');
+  if (at == std::string_view::npos) return false;
+  return to_lower_ascii(address.substr(0, at)).find("undisclosed") != std::string::npos;
+}
+
 class HeaderAddressesCheck final : public Check {
  public:
   std::string_view name() const override { return "header_addresses"; }
@@ -54,6 +64,13 @@ class HeaderAddressesCheck final : public Check {
         outcome.add(policy, "display_name_address", fmt::format("From shows {} but is {}", shown, from.address));
     }
     if (mime.undisclosed_recipients) outcome.add(policy, "undisclosed_recipients", "no recipient in To or Cc");
+    for (const auto* list : {&mime.to, &mime.cc}) {
+      auto fake = std::find_if(list->begin(), list->end(), [](const auto& m) { return undisclosed_mailbox(m.address); });
+      if (fake != list->end()) {
+        outcome.add(policy, "fake_undisclosed", fmt::format("a mailbox named like hidden recipients: {}", fake->address));
+        break;
+      }
+    }
     co_return outcome;
   }
 };

@@ -2,14 +2,28 @@
 // way — a multipart without its close-delimiter (parts that some readers show and others hide),
 // malformed multiparts and headers, nesting or part counts past the limits, text sent as base64,
 // charsets that do not convert, an HTML-only message pulling a remote image (a tracking beacon
-// without a text version), a message that cannot be parsed at all. Scores only.
+// without a text version), a message that cannot be parsed at all, and a message declared HTML
+// that holds no markup at all (plain text labelled text/html by a hand-made mass mailer: a mail
+// program that writes HTML writes tags). Scores only.
 #include <fmt/format.h>
+
+#include <cctype>
 
 #include "checks/builtin.hpp"
 #include "content/analysis.hpp"
 
 namespace gatehouse::checks {
 namespace {
+
+// Tags in an HTML text: "<" followed by a letter, "/" or "!" ("<p", "</div", "<!--").
+std::size_t tags_in(std::string_view html, std::size_t enough) {
+  std::size_t tags = 0;
+  for (std::size_t at = html.find('<'); at != std::string_view::npos && tags < enough; at = html.find('<', at + 1))
+    if (at + 1 < html.size() && (std::isalpha(static_cast<unsigned char>(html[at + 1])) || html[at + 1] == '/' ||
+                                 html[at + 1] == '!'))
+      ++tags;
+  return tags;
+}
 
 class MimeStructureCheck final : public Check {
  public:
@@ -43,6 +57,8 @@ class MimeStructureCheck final : public Check {
     if (has("html_only") && context.content->html.remote_images > 0)
       outcome.add(policy, "html_only_remote_image",
                   fmt::format("HTML without a text version, {} remote image(s)", context.content->html.remote_images));
+    if (!mime.parts.empty() && mime.parts.front().content_type == "text/html" && tags_in(mime.html, 2) < 2)
+      outcome.add(policy, "html_without_tags", "declared text/html, but holds no HTML markup");
     co_return outcome;
   }
 };

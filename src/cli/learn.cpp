@@ -153,7 +153,28 @@ struct ClassifyOptions {
   std::vector<std::string> paths;
   bool json = false;
   std::size_t clues = 0;
+  bool features = false;
 };
+
+// `gatehouse classify --features`: the features the tokenizer finds in each message, one JSON
+// object a line ({"path", "features": [text…]}), without a state store — for seeing what the
+// classifier reads, and for measuring tokenizer changes outside the program.
+int print_features(const std::vector<std::string>& files) {
+  int status = 0;
+  for (const auto& file : files) {
+    std::string error;
+    auto message = read_file(file, error);
+    if (!message) {
+      std::cerr << fmt::format("gatehouse classify: {}: {}\n", file, error);
+      status = 1;
+      continue;
+    }
+    boost::json::array features;
+    for (const auto& feature : classifier::message_features(*message)) features.push_back(boost::json::string(feature.text));
+    std::cout << boost::json::serialize(boost::json::object{{"path", file}, {"features", std::move(features)}}) << "\n";
+  }
+  return status;
+}
 
 int run_classify(const ClassifyOptions& options) {
   auto config = load_or_report(options.config);
@@ -163,6 +184,7 @@ int run_classify(const ClassifyOptions& options) {
     std::cerr << "gatehouse classify: " << files.error().message << "\n";
     return 2;
   }
+  if (options.features) return print_features(*files);
   if (!fs::exists(config->database_path())) {
     std::cerr << fmt::format("gatehouse classify: no state store at {}: learn first (gatehouse learn)\n",
                              config->database_path().string());
@@ -229,6 +251,8 @@ void add_learn_commands(CLI::App& app) {
     cmd->add_option("paths", options->paths, "Message files or directories")->required();
     cmd->add_flag("--json", options->json, "One JSON object per message");
     cmd->add_option("--clues", options->clues, "Show this many of the features that weighed most");
+    cmd->add_flag("--features", options->features,
+                  "Print the features the tokenizer finds in each message (JSON lines), no probability");
     cmd->callback([options] { throw ExitCode{run_classify(*options)}; });
   }
 }

@@ -27,7 +27,7 @@ def test_check_all_checks_runs_what_would_be_skipped_and_lists_every_finding(smt
     gh = start_gatehouse([{"name": "example.test", "backend": f"smtp:127.0.0.1:{sink.port}",
                            "recipients": "list", "addresses": ["alice@example.test"]}],
                          sections={"dns": {"nameservers": ["127.0.0.1:9"], "timeout": "1s"},
-                                   "filter": {"tag_threshold": 1.0, "reject_threshold": 100.0},
+                                   "filter": {"tag_threshold": 1.0, "reject_threshold": 1000.0},
                                    # its ham bands could take the score under the tag line
                                    "filter.checks.classifier": {"enabled": False}})
     message = (b"From: <carol@friendly.test>\r\nTo: <alice@example.test>\r\nSubject: hi\r\n"

@@ -137,8 +137,8 @@ TEST(ClassifierMaths, SaturatedEvidenceBothWaysLeansToTheStrongerSide) {
 TEST(ClassifierMaths, RobinsonSmoothingPullsRareFeaturesTowardsHalf) {
   classifier::Totals totals{100, 100};
   EXPECT_DOUBLE_EQ(classifier::feature_probability({0, 0, 0}, totals), 0.5);
-  // Seen in 5 spam, no ham: p = 1, n = 5 → (0.45·0.5 + 5) / 5.45.
-  EXPECT_NEAR(classifier::feature_probability({5, 0, 0}, totals), (0.225 + 5) / 5.45, 1e-12);
+  // Seen in 5 spam, no ham: p = 1, n = 5 → (0.1·0.5 + 5) / 5.1.
+  EXPECT_NEAR(classifier::feature_probability({5, 0, 0}, totals), (0.05 + 5) / 5.1, 1e-12);
   // Seen once: much closer to 0.5 than seen fifty times.
   EXPECT_LT(classifier::feature_probability({1, 0, 0}, totals), classifier::feature_probability({50, 0, 0}, totals));
   // Shares, not counts: 10 of 100 spam vs 10 of 1000 ham is spam-like.
