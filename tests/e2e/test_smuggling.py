@@ -61,7 +61,8 @@ def test_smuggling_sequence_never_splits_message(smtp_sink, start_gatehouse, seq
     time.sleep(0.5)
     texts = sink.texts()
     assert len(texts) == 1, f"the sink received {len(texts)} messages: the message was split"
-    assert "Subject: carrier" in texts[0]
+    # the carrier arrives whole; whether the content checks tag it ([SPAM?]) is not this test's concern
+    assert re.search(r"^Subject: (\[SPAM\?\] )?carrier", texts[0], re.M), texts[0]
     assert "MAIL FROM:<ceo@smuggled.test>" in texts[0] and "wire the money" in texts[0], texts[0]
     assert "X-Rcpt-Args: <bob@example.test>" not in texts[0]
     mail_args = re.findall(r"X-Mail-Args: (.*)", texts[0])
