@@ -156,19 +156,25 @@ struct ClassifyOptions {
   bool features = false;
 };
 
+// A message file for `gatehouse classify`; when unreadable, says so and sets `status` to 1.
+std::optional<std::string> read_for_classify(const std::string& file, int& status) {
+  std::string error;
+  auto message = read_file(file, error);
+  if (!message) {
+    std::cerr << fmt::format("gatehouse classify: {}: {}\n", file, error);
+    status = 1;
+  }
+  return message;
+}
+
 // `gatehouse classify --features`: the features the tokenizer finds in each message, one JSON
 // object a line ({"path", "features": [text…]}), without a state store — for seeing what the
 // classifier reads, and for measuring tokenizer changes outside the program.
 int print_features(const std::vector<std::string>& files) {
   int status = 0;
   for (const auto& file : files) {
-    std::string error;
-    auto message = read_file(file, error);
-    if (!message) {
-      std::cerr << fmt::format("gatehouse classify: {}: {}\n", file, error);
-      status = 1;
-      continue;
-    }
+    auto message = read_for_classify(file, status);
+    if (!message) continue;
     boost::json::array features;
     for (const auto& feature : classifier::message_features(*message)) features.push_back(boost::json::string(feature.text));
     std::cout << boost::json::serialize(boost::json::object{{"path", file}, {"features", std::move(features)}}) << "\n";
@@ -203,13 +209,8 @@ int run_classify(const ClassifyOptions& options) {
   }
   int status = 0;
   for (const auto& file : *files) {
-    std::string error;
-    auto message = read_file(file, error);
-    if (!message) {
-      std::cerr << fmt::format("gatehouse classify: {}: {}\n", file, error);
-      status = 1;
-      continue;
-    }
+    auto message = read_for_classify(file, status);
+    if (!message) continue;
     auto result = classifier::classify(model, classifier::message_features(*message));
     if (options.json) {
       boost::json::object out{{"path", file}, {"probability", result.probability}};

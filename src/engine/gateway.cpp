@@ -788,22 +788,17 @@ boost::asio::awaitable<Reply> ConnectionHandler::handle_message(smtp::MessageEve
     auto outcome = co_await both(gateway_.spool().store(envelope, message), connection->data(message, t.recipients.size()));
     Status stored = std::move(outcome.first);
     auto replies = std::move(outcome.second);
+    if (replies) {  // the back-end answered: its connection goes back to the pool
+      // co_await outside the call: GCC 12 mishandles a by-value unique_ptr argument next to co_await
+      auto context = co_await current_context();
+      gateway_.pool().give(std::move(connection), context);
+    }
     const bool all_accepted = replies && replies->size() >= t.recipients.size() &&
                               std::all_of(replies->begin(), replies->end(), [](auto& r) { return r.positive(); });
-    if (!stored && !all_accepted) {
-      // No durable copy to retry from: the client keeps the message and tries again.
-      if (replies) {
-        auto context = co_await current_context();
-        gateway_.pool().give(std::move(connection), context);
-      }
-      co_return spool_failed(stored);
-    }
+    // No durable copy to retry from: the client keeps the message and tries again.
+    if (!stored && !all_accepted) co_return spool_failed(stored);
     if (!stored) spdlog::error("id={} spool: {} (the back-end accepted the message, nothing to retry)", id, stored.error().message);
     if (replies) {
-      {  // co_await outside the call: GCC 12 mishandles a by-value unique_ptr argument next to co_await
-        auto context = co_await current_context();
-        gateway_.pool().give(std::move(connection), context);
-      }
       const auto& list = *replies;
       std::vector<std::string> deferred, failed;
       for (std::size_t i = 0; i < t.recipients.size() && i < list.size(); ++i) {

@@ -3,44 +3,20 @@
 // what a mass mailer writes gets its
 // finding, what mail programs write (RFC 5322 dates with real zones, Outlook's own Message-IDs,
 // "undisclosed-recipients:;", ordinary subjects with prices in the text) gets none.
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 
 #include <algorithm>
 
-#include "checks/builtin.hpp"
-#include "content/analysis.hpp"
-#include "content/headers.hpp"
+#include "check_test_support.hpp"
 
 namespace gatehouse::checks {
 namespace {
 
 using Findings = std::vector<std::string>;
 
-// The findings of `check` on `message`, by name (the scores are the policy's: docs/weights.md).
+// The findings of `check` on `message`, by name (check_test_support.hpp).
 Findings findings_of(std::unique_ptr<Check> check, const std::string& message) {
-  Config config = *parse_config("[server]\nlisten = [\"127.0.0.1:2525\"]\n", "test.toml");
-  const content::MessageAnalysis analysis = content::analyse_message(message);
-  const content::HeaderSection headers = content::parse_headers(message);
-  CheckContext context;
-  context.stage = Stage::data;
-  context.config = &config;
-  context.policy = &config.policy;
-  context.message = message;
-  context.content = &analysis;
-  context.headers = &headers;
-  CheckOutcome outcome;
-  boost::asio::io_context io;
-  boost::asio::co_spawn(io, [&]() -> boost::asio::awaitable<void> {
-    CheckOutcome result = co_await check->run(context);
-    outcome = std::move(result);
-  }, boost::asio::detached);
-  io.run();
-  Findings findings;
-  for (const auto& contribution : outcome.contributions) findings.push_back(contribution.finding);
-  return findings;
+  return findings_on_message(*check, message);
 }
 
 // A plain message with the given header fields (each "Name: value\r\n") in front of a short body.

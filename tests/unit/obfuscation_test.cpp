@@ -1,39 +1,16 @@
 // Tests of the obfuscation check (src/checks/obfuscation.cpp) on whole messages through the content
 // analysis: obfuscated spam gets its findings, ordinary newsletters in German, Russian and Greek,
 // with soft hyphens, emoji sequences, prices and addresses, get none.
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 
-#include "checks/builtin.hpp"
-#include "content/analysis.hpp"
+#include "check_test_support.hpp"
 
 namespace gatehouse::checks {
 namespace {
 
-// The findings of the check on `message`, as "finding=score".
+// The findings of the check on `message`, by name (check_test_support.hpp).
 std::vector<std::string> findings_of(const std::string& message) {
-  Config config = *parse_config("[server]\nlisten = [\"127.0.0.1:2525\"]\n", "test.toml");
-  const content::MessageAnalysis analysis = content::analyse_message(message);
-  auto check = make_obfuscation_check();
-  CheckContext context;
-  context.stage = Stage::data;
-  context.config = &config;
-  context.policy = &config.policy;
-  context.message = message;
-  context.content = &analysis;
-  CheckOutcome outcome;
-  boost::asio::io_context io;
-  boost::asio::co_spawn(io, [&]() -> boost::asio::awaitable<void> {
-    CheckOutcome result = co_await check->run(context);
-    outcome = std::move(result);
-  }, boost::asio::detached);
-  io.run();
-  std::vector<std::string> findings;
-  // Names only: the scores are the policy's (docs/weights.md), tested with the configuration.
-  for (const auto& contribution : outcome.contributions) findings.push_back(contribution.finding);
-  return findings;
+  return findings_on_message(*make_obfuscation_check(), message);
 }
 
 std::string message(const std::string& subject, const std::string& content_type, const std::string& body) {
