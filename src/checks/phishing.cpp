@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <unordered_map>
 
 #include "checks/builtin.hpp"
 #include "common/organizational_domain.hpp"
@@ -131,6 +132,27 @@ class Signs {
   std::vector<std::string> order_;
 };
 
+// What imitated_domain compares an original domain by, made once per thread and domain (the
+// originals are the served domains and the protected brands of the configuration: a few dozen
+// names, asked about for every message).
+struct PreparedOriginal {
+  std::string organizational;   // its registrable domain
+  std::string skeleton;
+  std::string suffix;
+  std::u32string label_points;
+};
+
+const PreparedOriginal& prepared(const std::string& original) {
+  thread_local std::unordered_map<std::string, PreparedOriginal> cache;
+  if (auto found = cache.find(original); found != cache.end()) return found->second;
+  if (cache.size() >= 4096) cache.clear();   // bounded, should a configuration name that many
+  const std::string shown = unicode_form(original);
+  const auto [label, suffix] = label_and_suffix(shown);
+  return cache.emplace(original, PreparedOriginal{organizational_domain(original), skeleton(shown), std::string(suffix),
+                                                  code_points(label)})
+      .first->second;
+}
+
 }  // namespace
 
 std::optional<std::string> imitated_domain(std::string_view domain, const std::vector<std::string>& originals) {
@@ -140,14 +162,12 @@ std::optional<std::string> imitated_domain(std::string_view domain, const std::v
   const auto [label, suffix] = label_and_suffix(shown);
   const std::u32string label_points = code_points(label);
   for (const auto& original : originals) {
-    if (original == domain || organizational_domain(original) == domain) return std::nullopt;
+    if (original == domain || prepared(original).organizational == domain) return std::nullopt;
   }
   for (const auto& original : originals) {
-    const std::string original_shown = unicode_form(original);
-    if (skeleton(original_shown) == shown_skeleton) return original;
-    const auto [original_label, original_suffix] = label_and_suffix(original_shown);
-    const std::u32string original_points = code_points(original_label);
-    if (original_suffix == suffix && original_points.size() >= 6 && one_edit_apart(label_points, original_points))
+    const PreparedOriginal& compared = prepared(original);
+    if (compared.skeleton == shown_skeleton) return original;
+    if (compared.suffix == suffix && compared.label_points.size() >= 6 && one_edit_apart(label_points, compared.label_points))
       return original;
   }
   return std::nullopt;

@@ -2,8 +2,6 @@
 // the verdict with every contribution (text, or one JSON object with --json).
 #include "content/analysis.hpp"
 #include <boost/json.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 #include <fmt/format.h>
 #include <iostream>
 #include <iterator>
@@ -41,8 +39,6 @@ struct CheckOptions {
 };
 
 int run_check(const CheckOptions& options) {
-  // Standard output carries the verdict (JSON with --json); the checks' warnings go to stderr.
-  spdlog::set_default_logger(spdlog::stderr_color_st("check"));
   auto config = load_or_report(options.config);
   if (!config) return 2;
   std::string input((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());

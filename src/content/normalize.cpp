@@ -263,6 +263,27 @@ void unmix_scripts(Text& text, ObfuscationCounts& counts) {
   }
 }
 
+bool is_ascii(std::string_view bytes) {
+  return std::all_of(bytes.begin(), bytes.end(), [](char c) { return (static_cast<unsigned char>(c) & 0x80) == 0; });
+}
+
+// ASCII text case-folded with its white space collapsed: what the Unicode steps make of it.
+std::string lowered_ascii_collapsed(std::string_view ascii) {
+  std::string out;
+  out.reserve(ascii.size());
+  bool pending_space = false;
+  for (char byte : ascii) {
+    if (is_space(static_cast<char32_t>(byte))) {
+      pending_space = !out.empty();
+      continue;
+    }
+    if (pending_space) out.push_back(' ');
+    pending_space = false;
+    out.push_back(byte >= 'A' && byte <= 'Z' ? static_cast<char>(byte + ('a' - 'A')) : byte);
+  }
+  return out;
+}
+
 // White space and control characters become single spaces; none at either end.
 Text collapse_spaces(const Text& text) {
   Text out;
@@ -307,7 +328,8 @@ bool is_spacing_separator(char32_t c) {
 }
 
 // One spelt-out letter at `i`: a letter (or l33t symbol) standing alone between non-word characters.
-bool single_letter_at(const Text& text, std::size_t i) {
+template <class Str>
+bool single_letter_at(const Str& text, std::size_t i) {
   if (i >= text.size()) return false;
   if (!is_letter(text[i]) && !leet_letter(text[i])) return false;
   if (i > 0 && (is_word_char(text[i - 1]) || leet_letter(text[i - 1]))) return false;
@@ -315,7 +337,8 @@ bool single_letter_at(const Text& text, std::size_t i) {
   return true;
 }
 
-bool starts_token(const Text& text, std::size_t i) {
+template <class Str>
+bool starts_token(const Str& text, std::size_t i) {
   if (i == 0) return true;
   switch (text[i - 1]) {
     case U' ': case U'(': case U'[': case U'"': case U'\'': case U'<': case U'\u00AB': case U'\u201C': case U'\u201E':
@@ -329,24 +352,25 @@ bool starts_token(const Text& text, std::size_t i) {
 // three or more, at least three of them letters. Counted as obfuscation from four letters, or from
 // five when the separator is a dot (R.S.V.P. and U.S.A. are abbreviations, not tricks). Runs that
 // continue into a longer word ("a.b.c.example") or an address are left alone.
-Text join_spaced_letters(const Text& text, ObfuscationCounts& counts) {
-  Text out;
+template <class Str>
+Str join_spaced_letters(const Str& text, ObfuscationCounts& counts) {
+  Str out;
   out.reserve(text.size());
   std::size_t i = 0;
   while (i < text.size()) {
-    if (!single_letter_at(text, i) || !starts_token(text, i)) {
+    if (!starts_token(text, i) || !single_letter_at(text, i)) {   // the cheap test first
       out.push_back(text[i++]);
       continue;
     }
     std::vector<std::size_t> elements{i};
-    Text separator;
+    Str separator;
     std::size_t position = i + 1;
     while (true) {
       std::size_t sep_end = position;
       while (sep_end < text.size() && sep_end - position < 4 && is_spacing_separator(text[sep_end])) ++sep_end;
       const std::size_t sep_length = sep_end - position;
       if (sep_length == 0 || sep_length > 3 || !single_letter_at(text, sep_end)) break;
-      Text this_separator(text.substr(position, sep_length));
+      Str this_separator(text.substr(position, sep_length));
       if (separator.empty()) separator = this_separator;
       else if (this_separator != separator) break;
       elements.push_back(sep_end);
@@ -368,9 +392,10 @@ Text join_spaced_letters(const Text& text, ObfuscationCounts& counts) {
     }
     for (std::size_t element : elements) {
       const char32_t c = text[element];
-      out.push_back(is_letter(c) ? c : leet_letter(c));
+      out.push_back(static_cast<typename Str::value_type>(is_letter(c) ? c : leet_letter(c)));
     }
-    const bool dotted = separator == U"." || separator == U". ";
+    const bool dotted = (separator.size() == 1 && separator[0] == '.') ||
+                        (separator.size() == 2 && separator[0] == '.' && separator[1] == ' ');
     if (elements.size() >= 5 || (elements.size() >= 4 && !dotted)) ++counts.spaced_words;
     i = run_end;
   }
@@ -381,7 +406,8 @@ bool is_vowel(char32_t c) { return c == U'a' || c == U'e' || c == U'i' || c == U
 
 // A word that reads as one once spelt out: a vowel and no four consonants in a row (booking codes
 // like "k3jx7p" do not).
-bool pronounceable(const Text& word) {
+template <class Str>
+bool pronounceable(const Str& word) {
   bool vowel = false;
   std::size_t consonants = 0;
   for (char32_t c : word) {
@@ -400,7 +426,8 @@ bool is_trailing_leet_digit(char32_t c) { return c == U'0' || c == U'3' || c == 
 // Spells out one l33t word (ASCII letters with digits/symbols among them), or returns "" when it
 // is not one: too few letters, a digit that stands for no letter (2, 6, 8, 9), a number with a unit
 // or ordinal (10am, 4th), a code (k3jx7p), a trailing version (win10, mp3).
-Text spell_leet_word(const Text& word) {
+template <class Str>
+Str spell_leet_word(std::basic_string_view<typename Str::value_type> word) {
   const std::size_t n = word.size();
   std::size_t letters = 0, symbols = 0;
   for (char32_t c : word) {
@@ -444,77 +471,107 @@ Text spell_leet_word(const Text& word) {
       for (std::size_t k = trailing; k < n; ++k) spelt[k] = true;
     }
   }
-  Text result;
+  Str result;
   for (std::size_t k = 0; k < n; ++k) {
     if (is_ascii_letter(word[k])) {
-      result.push_back(word[k] >= U'A' && word[k] <= U'Z' ? word[k] + 32 : word[k]);
+      result.push_back(static_cast<typename Str::value_type>(word[k] >= U'A' && word[k] <= U'Z' ? word[k] + 32 : word[k]));
     } else {
       if (!spelt[k]) return {};
-      result.push_back(leet_letter(word[k]));
+      result.push_back(static_cast<typename Str::value_type>(leet_letter(word[k])));
     }
   }
   if (!pronounceable(result)) return {};
   return result;
 }
 
-bool contains(const Text& text, std::u32string_view part) { return text.find(part) != Text::npos; }
+using TextView = std::u32string_view;
 
-// Whether a space-delimited token is an address, a URL, a path or another form l33t never takes.
-bool leave_token_alone(const Text& token) {
-  if (contains(token, U"://") || token.starts_with(U"www.") || token.front() == U'@') return true;
-  if (const auto at = token.find(U'@'); at != Text::npos && token.find(U'.', at) != Text::npos) return true;
-  return token.find_first_of(U"/\\=&%#_:+~^") != Text::npos;
+// Whether a space-delimited token is an address, a URL, a path or another form l33t never takes
+// ("://" needs a ':', which is in the set of characters that exclude a token).
+template <class View>
+bool leave_token_alone(View token) {
+  const bool www = token.size() >= 4 && token[0] == 'w' && token[1] == 'w' && token[2] == 'w' && token[3] == '.';
+  if (www || token.front() == '@') return true;
+  if (const auto at = token.find('@'); at != View::npos && token.find('.', at) != View::npos) return true;
+  for (char32_t c : token) {
+    switch (c) {
+      case U'/': case U'\\': case U'=': case U'&': case U'%': case U'#': case U'_': case U':': case U'+': case U'~': case U'^':
+        return true;
+      default:
+        break;
+    }
+  }
+  return false;
 }
 
-bool is_leading_punctuation(char32_t c) { return std::u32string_view(U"\"'([{<*\u00AB\u201C\u201E\u2018").find(c) != std::u32string_view::npos; }
-bool is_trailing_punctuation(char32_t c) { return std::u32string_view(U".,;:!?\"')]}>*\u00BB\u201D\u2019\u2026").find(c) != std::u32string_view::npos; }
+bool is_leading_punctuation(char32_t c) { return TextView(U"\"'([{<*\u00AB\u201C\u201E\u2018").find(c) != TextView::npos; }
+bool is_trailing_punctuation(char32_t c) { return TextView(U".,;:!?\"')]}>*\u00BB\u201D\u2019\u2026").find(c) != TextView::npos; }
+bool is_part_separator(char32_t c) { return c == U'-' || c == U'\'' || c == U'\u2019'; }
 
-// Spells out the l33t words of each token (space-delimited, split further at hyphens and apostrophes).
-Text spell_out_leet(const Text& text, ObfuscationCounts& counts) {
-  Text out;
+// Spells out the l33t words of each token (space-delimited, split further at hyphens and
+// apostrophes). Tokens are read in place; only one with a l33t word is rebuilt.
+template <class Str>
+Str spell_out_leet(const Str& text, ObfuscationCounts& counts) {
+  using View = std::basic_string_view<typename Str::value_type>;
+  Str out;
   out.reserve(text.size());
+  const View all(text);
   std::size_t start = 0;
-  while (start < text.size()) {
-    std::size_t end = text.find(U' ', start);
-    if (end == Text::npos) end = text.size();
-    Text token = text.substr(start, end - start);
+  while (start < all.size()) {
+    std::size_t end = all.find(' ', start);
+    if (end == View::npos) end = all.size();
+    const View token = all.substr(start, end - start);
     std::size_t core_start = 0, core_end = token.size();
     while (core_start < core_end && is_leading_punctuation(token[core_start])) ++core_start;
     while (core_end > core_start && is_trailing_punctuation(token[core_end - 1])) --core_end;
-    const Text core = token.substr(core_start, core_end - core_start);
-    // Plain letters (the common case) have nothing to spell out.
-    const bool plain_letters = std::all_of(core.begin(), core.end(), [](char32_t c) {
-      return (c >= U'a' && c <= U'z') || (c >= U'A' && c <= U'Z');
-    });
-    if (!core.empty() && !plain_letters && !leave_token_alone(core)) {
-      if (core.find_first_of(U".,") == Text::npos) {
-        Text rebuilt;
-        std::size_t part_start = 0;
-        while (part_start <= core.size()) {
-          std::size_t part_end = core.find_first_of(U"-'\u2019", part_start);
-          if (part_end == Text::npos) part_end = core.size();
-          const Text part = core.substr(part_start, part_end - part_start);
-          Text spelt = spell_leet_word(part);
-          if (!spelt.empty()) {
-            ++counts.leet_words;
-            rebuilt += spelt;
-          } else {
-            rebuilt += part;
-          }
-          if (part_end < core.size()) rebuilt.push_back(core[part_end]);
-          part_start = part_end + 1;
+    const View core = token.substr(core_start, core_end - core_start);
+    // Only a core with a l33t symbol, and without '.' or ',', can hold a l33t word (plain letters,
+    // the common case, have nothing to spell out); one that is a single part (no hyphen or
+    // apostrophe) must consist of letters and l33t symbols alone.
+    bool leet = false, split = false, foreign = false;
+    for (char32_t c : core) {
+      if (is_ascii_letter(c)) continue;
+      if (leet_letter(c)) leet = true;
+      else if (is_part_separator(c)) split = true;
+      else foreign = true;
+    }
+    const bool candidate = leet && (split || !foreign) && std::none_of(core.begin(), core.end(), [](auto c) { return c == '.' || c == ','; }) &&
+                           !leave_token_alone(core);
+    Str rebuilt;
+    bool changed = false;
+    if (candidate) {
+      std::size_t part_start = 0;
+      while (part_start <= core.size()) {
+        std::size_t part_end = part_start;
+        while (part_end < core.size() && !is_part_separator(core[part_end])) ++part_end;
+        const View part = core.substr(part_start, part_end - part_start);
+        Str spelt = spell_leet_word<Str>(part);
+        if (!spelt.empty()) {
+          ++counts.leet_words;
+          rebuilt += spelt;
+          changed = true;
+        } else {
+          rebuilt += part;
         }
-        token = token.substr(0, core_start) + rebuilt + token.substr(core_end);
+        if (part_end < core.size()) rebuilt.push_back(core[part_end]);
+        part_start = part_end + 1;
       }
     }
-    out += token;
-    if (end < text.size()) out.push_back(U' ');
+    if (changed) {
+      out += token.substr(0, core_start);
+      out += rebuilt;
+      out += token.substr(core_end);
+    } else {
+      out += token;
+    }
+    if (end < all.size()) out.push_back(U' ');
     start = end + 1;
   }
   return out;
 }
 
-std::size_t count_words(const Text& text) {
+template <class Str>
+std::size_t count_words(const Str& text) {
   std::size_t words = 0;
   bool in_word = false;
   for (char32_t c : text) {
@@ -549,6 +606,15 @@ NormalizedText normalize_text(std::string_view utf8, const NormalizeLimits& limi
     result.truncated = true;
   }
   ObfuscationCounts& counts = result.counts;
+  if (is_ascii(utf8)) {
+    // The common case, as bytes. For ASCII the Unicode steps reduce to one pass: nothing is
+    // default-ignorable or styled, NFKC is the identity, every letter is Latin (no mixed words),
+    // and NFKC_Casefold lower-cases A-Z. The word steps keep ASCII ASCII, so the result is UTF-8.
+    std::string text = join_spaced_letters(lowered_ascii_collapsed(utf8), counts);
+    result.text = spell_out_leet(text, counts);
+    counts.words = count_words(result.text);
+    return result;
+  }
   Text text = remove_invisible(decode_utf8(utf8), counts);
   counts.confusables += count_styled_letters(text);
   text = normalize_with(nfkc(), text);

@@ -133,6 +133,29 @@ def test_show_and_show_raw_is_what_was_sent_plus_received(smtp_sink, start_gateh
     assert missing.returncode != 0 and b"no such transaction" in missing.stderr
 
 
+def test_commands_print_output_on_stdout_and_log_lines_on_stderr(smtp_sink, start_gatehouse):
+    """What a command prints (a message, a table, JSON) is on standard output alone: a line the
+    store logs while the command runs goes to standard error, so that `--raw > file` or `--json |
+    tool` never gets a log line in the middle. A damaged stored copy makes the store log an error."""
+    import sqlite3
+    sink = smtp_sink()
+    gh = start_gatehouse([{"name": "example.test", "backend": f"smtp:127.0.0.1:{sink.port}", "recipients": "any"}])
+    good = send_message(gh.port, "alice@example.test", "kept intact")
+    damaged = send_message(gh.port, "alice@example.test", "damaged copy")
+    gh.wait_for_row(good.id)
+    gh.wait_for_row(damaged.id)
+    with sqlite3.connect(gh.state_dir / "gatehouse.db", timeout=10) as db:
+        db.execute("UPDATE messages SET body = x'00112233' WHERE id = ?", (damaged.id,))
+    broken = gh.cli("show", damaged.id, "--raw", check=False)
+    assert broken.returncode != 0, broken
+    assert broken.stdout == b"", broken.stdout[:300]
+    assert b"corrupt" in broken.stderr, broken.stderr
+    raw = gh.cli("show", good.id, "--raw")
+    assert raw.stdout.startswith(b"Received: ") and b"Subject: kept intact" in raw.stdout, raw.stdout[:300]
+    rows = json.loads(gh.cli("log", "search", "--json").stdout)
+    assert {good.id, damaged.id} <= {row["id"] for row in rows}
+
+
 # ---------------------------------------------------------------------------------------------
 # run-time domains and addresses, SIGHUP
 

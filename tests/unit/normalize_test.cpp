@@ -183,5 +183,28 @@ TEST(Normalize, LargeInputIsFast) {
   EXPECT_LT(elapsed, std::chrono::seconds(2));
 }
 
+// ASCII text takes a shorter road (bytes, no Unicode steps); it must end where the full one does.
+// A non-ASCII word appended sends the same text down the full road.
+TEST(Normalize, AsciiTextComesOutAsThroughTheUnicodeSteps) {
+  const char* samples[] = {
+      "Buy V1AGRA now!!! F R E E m0ney, fr33 $ave: v-1-a-g-r-a and c.a.s.i.n.o",
+      "Meeting at 10am on the 4th; see http://www.example.com/a_b?x=1 or mail bob@example.com",
+      "R.S.V.P. by Friday -- U.S.A. h3ll0 w0rld (l33t) 'qu0ted' \"d0uble\" mp3s win10 k3jx7p",
+      "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcd\r\n\tTabs\x01ctl",
+  };
+  for (const char* sample : samples) {
+    const NormalizedText ascii = normalize_text(sample);
+    const NormalizedText unicode = normalize_text(std::string(sample) + " caf\u00E9");
+    EXPECT_EQ(ascii.text + " caf\u00E9", unicode.text) << sample;
+    EXPECT_EQ(ascii.counts.leet_words, unicode.counts.leet_words) << sample;
+    EXPECT_EQ(ascii.counts.spaced_words, unicode.counts.spaced_words) << sample;
+    EXPECT_EQ(ascii.counts.words + 1, unicode.counts.words) << sample;
+  }
+  const NormalizedText spelt = normalize_text("Buy V1AGRA now F R E E");
+  EXPECT_EQ(spelt.text, "buy viagra now free");
+  EXPECT_EQ(spelt.counts.leet_words, 1u);
+  EXPECT_EQ(spelt.counts.spaced_words, 1u);
+}
+
 }  // namespace
 }  // namespace gatehouse::content
