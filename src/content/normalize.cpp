@@ -269,18 +269,21 @@ bool is_ascii(std::string_view bytes) {
 
 // ASCII text case-folded with its white space collapsed: what the Unicode steps make of it.
 std::string lowered_ascii_collapsed(std::string_view ascii) {
-  std::string out;
-  out.reserve(ascii.size());
+  // Written through a pointer into a buffer of the input's size (the output is never longer).
+  std::string out(ascii.size(), '\0');
+  char* const begin = out.data();
+  char* end = begin;
   bool pending_space = false;
   for (char byte : ascii) {
     if (is_space(static_cast<char32_t>(byte))) {
-      pending_space = !out.empty();
+      pending_space = end != begin;
       continue;
     }
-    if (pending_space) out.push_back(' ');
+    if (pending_space) *end++ = ' ';
     pending_space = false;
-    out.push_back(byte >= 'A' && byte <= 'Z' ? static_cast<char>(byte + ('a' - 'A')) : byte);
+    *end++ = byte >= 'A' && byte <= 'Z' ? static_cast<char>(byte + ('a' - 'A')) : byte;
   }
+  out.resize(static_cast<std::size_t>(end - begin));
   return out;
 }
 
@@ -359,7 +362,11 @@ Str join_spaced_letters(const Str& text, ObfuscationCounts& counts) {
   std::size_t i = 0;
   while (i < text.size()) {
     if (!starts_token(text, i) || !single_letter_at(text, i)) {   // the cheap test first
-      out.push_back(text[i++]);
+      // Copied up to the next token start at once: only there can a run begin.
+      std::size_t next = i + 1;
+      while (next < text.size() && !starts_token(text, next)) ++next;
+      out.append(text, i, next - i);
+      i = next;
       continue;
     }
     std::vector<std::size_t> elements{i};
@@ -436,6 +443,10 @@ Str spell_leet_word(std::basic_string_view<typename Str::value_type> word) {
     else return {};
   }
   if (symbols == 0 || letters < 2 || letters < symbols) return {};
+  // A leading symbol is spelt out only as the $ of a short word ($ave): any other ("1XXXX", a line
+  // number) leaves the word as it is, whatever follows.
+  const bool leading_dollar = word[0] == U'$' && n > 1 && n <= 5 && is_ascii_letter(word[1]);
+  if (!is_ascii_letter(word[0]) && !leading_dollar) return {};
   std::vector<bool> spelt(n, false);
   bool interior = false;
   std::size_t runs = 0;   // runs of symbols
@@ -461,7 +472,7 @@ Str spell_leet_word(std::basic_string_view<typename Str::value_type> word) {
     }
     start = end;
   }
-  if (word[0] == U'$' && n > 1 && n <= 5 && is_ascii_letter(word[1])) spelt[0] = true;   // $ave, not $IPTABLES
+  if (leading_dollar) spelt[0] = true;   // $ave, not $IPTABLES
   // A trailing run: "fr33" (two or more of 0 3 4 5 7), or anything after an interior one ("h3ll0").
   std::size_t trailing = n;
   while (trailing > 0 && !is_ascii_letter(word[trailing - 1])) --trailing;
@@ -528,14 +539,20 @@ Str spell_out_leet(const Str& text, ObfuscationCounts& counts) {
     // Only a core with a l33t symbol, and without '.' or ',', can hold a l33t word (plain letters,
     // the common case, have nothing to spell out); one that is a single part (no hyphen or
     // apostrophe) must consist of letters and l33t symbols alone.
-    bool leet = false, split = false, foreign = false;
+    // One pass; a '.' or ',' ends it. A single part that starts with a symbol other than $ cannot be
+    // spelt out (spell_leet_word), so it is no candidate either.
+    bool leet = false, split = false, foreign = false, stop = false;
     for (char32_t c : core) {
       if (is_ascii_letter(c)) continue;
+      if (c == U'.' || c == U',') {
+        stop = true;
+        break;
+      }
       if (leet_letter(c)) leet = true;
       else if (is_part_separator(c)) split = true;
       else foreign = true;
     }
-    const bool candidate = leet && (split || !foreign) && std::none_of(core.begin(), core.end(), [](auto c) { return c == '.' || c == ','; }) &&
+    const bool candidate = !stop && leet && (split || (!foreign && (is_ascii_letter(core.front()) || core.front() == U'$'))) &&
                            !leave_token_alone(core);
     Str rebuilt;
     bool changed = false;

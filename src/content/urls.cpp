@@ -411,9 +411,25 @@ std::optional<Url> normalise_url(std::string_view text, UrlSource source) {
   return url;
 }
 
+// Whether text_url_pattern() can match anywhere in `text`: each of its forms needs "//" (a
+// scheme), "www" in any case, or a disguised dot "[.]" / "(.)". Most text without links has none,
+// and these scans cost far less than the regular expression's search over the whole text.
+namespace {
+bool could_hold_url(std::string_view text) {
+  if (text.find("//") != std::string_view::npos || text.find("[.]") != std::string_view::npos ||
+      text.find("(.)") != std::string_view::npos)
+    return true;
+  // (A plain loop: find_first_of("wW") calls memchr once per byte.)
+  for (std::size_t at = 0; at + 3 <= text.size(); ++at)
+    if ((text[at] | 0x20) == 'w' && (text[at + 1] | 0x20) == 'w' && (text[at + 2] | 0x20) == 'w') return true;
+  return false;
+}
+}  // namespace
+
 std::vector<Url> extract_text_urls(std::string_view text, const UrlLimits& limits) {
   std::vector<Url> urls;
   if (text.size() > limits.max_scan_bytes) text = text.substr(0, limits.max_scan_bytes);
+  if (!could_hold_url(text)) return urls;
   re2::StringPiece input(text.data(), text.size());
   re2::StringPiece match;
   std::size_t candidates = 0;

@@ -119,6 +119,16 @@ TEST(Normalize, LeetWordsAreSpeltOut) {
   EXPECT_EQ(n.counts.leet_words, 8u);
 }
 
+// A symbol at the start of a word is spelt out only as the $ of a short word; a line number
+// before text ("1XXXX", smtp-source's body) or "4ever" stays as written, in either road.
+TEST(Normalize, OnlyADollarIsSpeltAtTheStartOfAWord) {
+  for (const std::string suffix : {"", " caf\u00E9"}) {
+    auto n = normalize_text("1XXXXXXXXXX 2XXXXXXXXX 4ever 0ne-t1me $ave $avings" + suffix);
+    EXPECT_EQ(n.text, "1xxxxxxxxxx 2xxxxxxxxx 4ever 0ne-time save $avings" + suffix) << suffix;
+    EXPECT_EQ(n.counts.leet_words, 2u) << suffix;
+  }
+}
+
 TEST(Normalize, NumbersPricesDatesAddressesAndCodesAreNotLeet) {
   const std::string text =
       "Only $5.99 (was $10) 24/7 support, call +1-555-0100 at 10:30am or 9am, the 1st, 2nd, 3rd and 4th "

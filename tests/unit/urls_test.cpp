@@ -101,6 +101,20 @@ TEST(Urls, ObfuscatedUrlsInTextAreFound) {
   EXPECT_EQ(urls[0].original, "hxxp://evil-shop[.]test/buy");
 }
 
+// Each form on its own, so that none depends on another form elsewhere in the text (the
+// extraction skips text that holds none of "//", "www", "[.]" and "(.)").
+TEST(Urls, EachUrlFormIsFoundAlone) {
+  EXPECT_EQ(normalized(extract_text_urls("Order at cheap-meds[.]com today")),
+            (std::vector<std::string>{"http://cheap-meds.com/"}));
+  EXPECT_EQ(normalized(extract_text_urls("pay at pay.evil(.)com/x now")), (std::vector<std::string>{"http://pay.evil.com/x"}));
+  EXPECT_EQ(normalized(extract_text_urls("See WWW.Shop.Example.com for more")),
+            (std::vector<std::string>{"http://www.shop.example.com/"}));
+  EXPECT_EQ(normalized(extract_text_urls("see wWw.example.org")), (std::vector<std::string>{"http://www.example.org/"}));
+  EXPECT_EQ(normalized(extract_text_urls("1XXXXXXXXXXXXXXXX 2XXXXXXXXXXXXXXX ftp://files.example.com/pub")),
+            (std::vector<std::string>{"ftp://files.example.com/pub"}));
+  EXPECT_TRUE(extract_text_urls("1XXXXXXXXXXXXXXXXXXXXX 2XXXXXXXXXXXXXXXXXX w ww wW").empty());
+}
+
 TEST(Urls, PlainWordsAreNotUrls) {
   EXPECT_TRUE(extract_text_urls("Meet at 10.30 on the 3rd, file report.pdf, e.g. soon. http:// nothing").empty());
 }
