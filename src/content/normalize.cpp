@@ -536,11 +536,10 @@ Str spell_out_leet(const Str& text, ObfuscationCounts& counts) {
     while (core_start < core_end && is_leading_punctuation(token[core_start])) ++core_start;
     while (core_end > core_start && is_trailing_punctuation(token[core_end - 1])) --core_end;
     const View core = token.substr(core_start, core_end - core_start);
-    // Only a core with a l33t symbol, and without '.' or ',', can hold a l33t word (plain letters,
-    // the common case, have nothing to spell out); one that is a single part (no hyphen or
-    // apostrophe) must consist of letters and l33t symbols alone.
-    // One pass; a '.' or ',' ends it. A single part that starts with a symbol other than $ cannot be
-    // spelt out (spell_leet_word), so it is no candidate either.
+    // Only a core with a l33t symbol, and without '.' or ',' (one pass; either ends it), can hold a
+    // l33t word (plain letters, the common case, have nothing to spell out); one that is a single
+    // part (no hyphen or apostrophe) must consist of letters and l33t symbols alone and start with a
+    // letter or $ (spell_leet_word spells out no other leading symbol).
     bool leet = false, split = false, foreign = false, stop = false;
     for (char32_t c : core) {
       if (is_ascii_letter(c)) continue;
