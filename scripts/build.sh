@@ -4,6 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true CCACHE_MAXSIZE=5G
+# ccache caches a compilation that uses the precompiled header only with this sloppiness (without
+# it every call was "Could not use precompiled header": each build was cold, about 25 minutes on 2
+# cores). The header's .gch is hashed, so a changed header still misses. Measured on two fresh build
+# directories at the same path: 27 s, then 2 s for the header and two sources.
+export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
 build_type="${BUILD_TYPE:-RelWithDebInfo}"
 if [[ ! -f build/build.ninja ]]; then
   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="$build_type" "$@" >/dev/null
