@@ -66,7 +66,7 @@ int serve(const std::string& config_path) {
     spdlog::critical("cannot create state_dir {}: {}", config->state_dir.string(), ec.message());
     return 1;
   }
-  auto store = open_sqlite_store(config->database_path().string());
+  auto store = open_sqlite_store(config->database_path().string(), StoreOptions{.journal_records = true});
   if (!store) {
     spdlog::critical("{}", store.error().message);
     return 1;

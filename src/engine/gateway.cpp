@@ -644,9 +644,9 @@ boost::asio::awaitable<Reply> ConnectionHandler::on_message(smtp::MessageEvent& 
     auto config = gateway_.config();
     if (config->abuse.pregreet_pause.count() > 0) gateway_.reputation().remember_good(client_.ip, config->abuse.pregreet_ttl);
   }
-  // The reply quotes the transaction ID: its log row and stored copy are committed before the
-  // client hears it, so a crash (kill -9) right after the 250 cannot lose them. Concurrent
-  // sessions share one commit.
+  // The reply quotes the transaction ID: its log row and stored copy are in the store's record
+  // journal (or, without one, committed) before the client hears it, so a crash (kill -9) right
+  // after the 250 cannot lose them (store/record_journal.hpp).
   auto executor = co_await boost::asio::this_coro::executor;
   co_await boost::asio::async_initiate<decltype(boost::asio::use_awaitable), void()>(
       [this, executor](auto handler) {

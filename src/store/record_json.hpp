@@ -3,11 +3,15 @@
 #pragma once
 #include <boost/json/object.hpp>
 
+#include "common/result.hpp"
 #include "store/store.hpp"
 
 namespace gatehouse {
 
 // "time" is milliseconds since the Unix epoch; "time_text" the same in the local time zone.
 boost::json::object record_to_json(const TransactionRecord& record);
+// The inverse ("time_text" is ignored); an error names the first field that is missing or of the
+// wrong type.
+Result<TransactionRecord> record_from_json(const boost::json::object& object);
 
 }  // namespace gatehouse

@@ -3,8 +3,11 @@
 //
 // One writer thread owns the write connection. record(), update_delivery() and prune() queue work for
 // it and it commits everything queued in batches (one transaction per batch), so the SMTP sessions
-// never wait for the disk; an SMTP reply waits only for its batch's commit (when_written), which
-// concurrent sessions share. The batch's dashboard counts are summed in memory and the search
+// never wait for the disk. In the daemon an SMTP reply waits for nothing more: record() appends the
+// row to the record journal first (record_journal.hpp), and the writer commits rows every 20 ms
+// or so, many at a time (a commit per reply cost the writer twice the CPU, bench/README.md).
+// Without the journal (its lock held elsewhere, or a write to it failed) the reply waits for its
+// batch's commit (when_written), which concurrent sessions share. The batch's dashboard counts are summed in memory and the search
 // index is written in chunks after the rows (sqlite_stats.cpp, sqlite_search.cpp): a commit
 // carries as few pages as possible. Reads and the rare, synchronous state changes (CLI, JSON API) use a second
 // connection; with WAL they run beside the writer, and beside a daemon's writer in another process
@@ -27,6 +30,7 @@
 #include <thread>
 #include <variant>
 
+#include "store/record_journal.hpp"
 #include "store/sqlite_search.hpp"
 #include "store/sqlite_stats.hpp"
 #include "store/sqlite_support.hpp"
@@ -39,6 +43,9 @@ constexpr int kSchemaVersion = 3;
 constexpr int kBusyTimeoutMs = 5000;
 constexpr std::size_t kMaxBatchWrites = 1000;
 constexpr auto kBatchWindow = std::chrono::milliseconds(20);
+// The batch window also ends when no write came for this long: on a quiet gateway a row is in
+// the log (for the command line, another process) a moment after its reply.
+constexpr auto kQuietCommit = std::chrono::milliseconds(2);
 // When a caller waits (an SMTP reply waits for its log row) and the last batch had several writes
 // (concurrent sessions), the writer lets as many gather again, for up to a millisecond and at most
 // kGatherWrites: a commit writes every page it touched (log, indexes, search index, counts) to the
@@ -424,6 +431,7 @@ TransactionRecord read_record(const Statement& row) {
 struct RecordWrite {
   TransactionRecord record;
   std::optional<std::string> compressed_body;  // nullopt: keep whatever body is stored
+  std::optional<std::uint64_t> journal_file;   // in the record journal (record_journal.hpp), this file
 };
 struct DeliveryWrite {
   DeliveryUpdate update;
@@ -507,7 +515,8 @@ Connection open_writer_connection(const std::string& path) {
 
 class SqliteStore final : public Store {
  public:
-  SqliteStore(std::string path, Connection writer_db, Connection reader_db, Connection greylist_db)
+  SqliteStore(std::string path, Connection writer_db, Connection reader_db, Connection greylist_db,
+              std::unique_ptr<RecordJournal> journal, bool keep_journal)
       : path_(std::move(path)),
         writer_db_(std::move(writer_db)),
         writer_statements_(writer_db_.get()),
@@ -515,7 +524,13 @@ class SqliteStore final : public Store {
         search_writer_(writer_db_.get()),
         reader_db_(std::move(reader_db)),
         greylist_db_(std::move(greylist_db)),
-        writer_thread_([this] { run_writer(); }) {}
+        journal_(std::move(journal)),
+        journaling_(journal_ && keep_journal),
+        writer_thread_([this] { run_writer(); }) {
+    if (!journal_) return;
+    replay_journal();
+    if (!journaling_) journal_->unlock();   // a command-line process: its writes wait for their commit
+  }
 
   ~SqliteStore() override {
     {
@@ -527,9 +542,18 @@ class SqliteStore final : public Store {
   }
 
   void record(TransactionRecord record, std::string raw_message) override {
-    RecordWrite write{std::move(record), std::nullopt};
+    RecordWrite write{std::move(record), std::nullopt, std::nullopt};
     if (!raw_message.empty()) write.compressed_body = compress(raw_message);
-    enqueue(std::move(write), false);
+    if (journaling_) {
+      auto file = journal_->append(write.record, write.compressed_body);
+      if (file)
+        write.journal_file = *file;
+      else
+        spdlog::error("store {}: record journal: {}; the reply waits for the row's commit", path_,
+                      file.error().message);
+    }
+    const bool promised = !write.journal_file;   // when_written() waits for its commit
+    enqueue(std::move(write), false, promised);
   }
 
   void update_delivery(DeliveryUpdate update) override { enqueue(DeliveryWrite{std::move(update)}, false); }
@@ -588,10 +612,68 @@ class SqliteStore final : public Store {
     work_written_.wait(lock, [&] { return written_count_ >= target; });
   }
 
+  // Commits what a previous run left in the record journal (rows already in the log skipped),
+  // then deletes those files; they stay when a row could not be committed.
+  void replay_journal() {
+    auto entries = journal_->leftovers();
+    if (entries.empty()) {
+      journal_->discard_leftovers();
+      return;
+    }
+    std::vector<std::string> replayed;
+    std::size_t skipped = 0;
+    for (auto& entry : entries) {
+      if (row_exists(entry.record.id)) {
+        ++skipped;
+        continue;
+      }
+      replayed.push_back(entry.record.id);
+      enqueue(RecordWrite{std::move(entry.record), std::move(entry.compressed_body), std::nullopt}, true);
+    }
+    catch_up(true);
+    std::size_t missing = 0;
+    for (const auto& id : replayed)
+      if (!row_exists(id)) ++missing;
+    if (missing > 0) {
+      spdlog::error("store {}: {} of {} rows of the record journal could not be committed; the journal is kept for "
+                    "the next start",
+                    path_, missing, replayed.size());
+      return;
+    }
+    spdlog::info("store {}: committed {} rows left in the record journal by the previous run ({} were already there)",
+                 path_, replayed.size(), skipped);
+    journal_->discard_leftovers();
+  }
+
+  bool row_exists(const std::string& id) {
+    std::lock_guard lock(reader_mutex_);
+    try {
+      Statement query(reader_db_.get(), "SELECT 1 FROM transactions WHERE id = ?1");
+      query.bind_text(1, id);
+      return query.step();
+    } catch (const SqliteError& error) {
+      spdlog::error("store {}: cannot read transaction {}: {}", path_, id, error.what());
+      return false;
+    }
+  }
+
+  // Before a read: the rows queued so far are committed (the record journal lets replies go
+  // before that; a reader in this process sees what was replied to). Not from the writer thread.
+  void catch_up(bool always = false) {
+    if (!journaling_ && !always) return;
+    std::unique_lock lock(queue_mutex_);
+    std::uint64_t target = queued_count_;
+    if (written_count_ >= target) return;
+    hurry_until_ = std::max(hurry_until_, target);
+    work_queued_.notify_one();
+    work_written_.wait(lock, [&] { return written_count_ >= target; });
+  }
+
+  // What a reply waits for: every row queued so far is in the record journal or committed.
   void when_written(std::function<void()> done) override {
     {
       std::lock_guard lock(queue_mutex_);
-      std::uint64_t target = queued_count_;
+      std::uint64_t target = must_commit_through_;
       if (written_count_ < target) {
         hurry_until_ = std::max(hurry_until_, target);
         written_waiters_.emplace_back(target, std::move(done));
@@ -603,6 +685,7 @@ class SqliteStore final : public Store {
   }
 
   std::optional<TransactionRecord> find(const std::string& id) override {
+    catch_up();
     std::lock_guard lock(reader_mutex_);
     try {
       Statement query(reader_db_.get(), fmt::format("SELECT {} FROM transactions t WHERE t.id = ?1", kRecordColumns));
@@ -615,6 +698,7 @@ class SqliteStore final : public Store {
   }
 
   std::vector<TransactionRecord> search(const SearchQuery& query) override {
+    catch_up();
     std::string sql = fmt::format("SELECT {} FROM transactions t WHERE 1", kRecordColumns);
     std::vector<std::variant<std::string, std::int64_t>> parameters;
     if (query.since) {
@@ -740,6 +824,7 @@ class SqliteStore final : public Store {
   }
 
   std::optional<std::string> message(const std::string& id) override {
+    catch_up();
     std::lock_guard lock(reader_mutex_);
     try {
       Statement query(reader_db_.get(), "SELECT body FROM messages WHERE id = ?1");
@@ -1042,12 +1127,14 @@ class SqliteStore final : public Store {
 
   // ---- the queue, shared by the callers and the writer thread
 
-  void enqueue(Write write, bool urgent) {
+  // `promised`: a reply waits for this write's commit (when_written).
+  void enqueue(Write write, bool urgent, bool promised = false) {
     bool wake_writer;
     {
       std::lock_guard lock(queue_mutex_);
       queue_.push_back(std::move(write));
       ++queued_count_;
+      if (promised) must_commit_through_ = queued_count_;
       if (urgent) hurry_until_ = std::max(hurry_until_, queued_count_);
       // The first write starts the writer's batch window; a full batch or a waiting caller ends it.
       wake_writer = urgent || gathering_ || queue_.size() == 1 || queue_.size() >= kMaxBatchWrites;
@@ -1073,10 +1160,20 @@ class SqliteStore final : public Store {
       }
       work_queued_.wait(lock, has_work);
       if (queue_.empty()) return;  // stopping, and everything is written
-      // Let more writes gather for a moment, so that one transaction carries many.
-      work_queued_.wait_for(lock, kBatchWindow, [&] {
-        return stopping_ || hurry_until_ > written_count_ || queue_.size() >= kMaxBatchWrites;
-      });
+      // Let more writes gather for a moment, so that one transaction carries many; a quiet
+      // moment ends the window early.
+      {
+        const auto ready = [&] {
+          return stopping_ || hurry_until_ > written_count_ || queue_.size() >= kMaxBatchWrites;
+        };
+        const auto window_end = std::chrono::steady_clock::now() + kBatchWindow;
+        std::size_t seen = queue_.size();
+        while (!work_queued_.wait_until(lock, std::min(window_end, std::chrono::steady_clock::now() + kQuietCommit),
+                                        ready)) {
+          if (std::chrono::steady_clock::now() >= window_end || queue_.size() == seen) break;
+          seen = queue_.size();
+        }
+      }
       const std::size_t expected = std::min(kGatherWrites, last_batch_writes_);
       if (!stopping_ && queue_.size() < expected) {
         gathering_ = true;
@@ -1173,8 +1270,10 @@ class SqliteStore final : public Store {
   // is written again with a savepoint around each write, so that only the failing one is lost.
   void write_segment(std::span<Write> writes) {
     if (writes.empty()) return;
-    if (write_segment_attempt(writes, false)) return;
-    write_segment_attempt(writes, true);
+    if (!write_segment_attempt(writes, false)) write_segment_attempt(writes, true);
+    for (const auto& write : writes)
+      if (const auto* record = std::get_if<RecordWrite>(&write); record && record->journal_file)
+        journal_->committed(*record->journal_file);
   }
 
   // False when a write failed without savepoints (the transaction is rolled back, nothing kept).
@@ -1476,6 +1575,7 @@ class SqliteStore final : public Store {
   std::vector<std::pair<std::uint64_t, std::function<void()>>> written_waiters_;  // when_written()
   std::deque<Write> queue_;
   std::uint64_t queued_count_ = 0;   // writes ever queued
+  std::uint64_t must_commit_through_ = 0;   // the last write a reply waits to be committed (not journaled)
   std::atomic<std::int64_t> search_indexed_through_{search_writer_.indexed_through()};  // its mark, for search()
   Clock::time_point last_search_chunk_ = Clock::now();  // writer thread only
   Clock::time_point search_retry_after_{};              // writer thread only
@@ -1492,18 +1592,32 @@ class SqliteStore final : public Store {
   std::mutex greylist_mutex_;
   Connection greylist_db_;
 
+  std::unique_ptr<RecordJournal> journal_;   // null: every row's reply waits for its commit
+  const bool journaling_;                     // rows go to journal_ (the daemon), not only replayed
   std::thread writer_thread_;  // last, so it starts once everything above exists
 };
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path) {
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, const StoreOptions& options) {
   try {
     Connection writer_db = open_writer_connection(path);
     Connection reader_db = open_connection(path);
     Connection greylist_db = open_connection(path);
-    return std::unique_ptr<Store>(
-        std::make_unique<SqliteStore>(path, std::move(writer_db), std::move(reader_db), std::move(greylist_db)));
+    // The record journal: the daemon writes rows to it; any process that can take its lock first
+    // commits what a crashed daemon left there (record_journal.hpp).
+    std::unique_ptr<RecordJournal> journal;
+    if (path != ":memory:" && !path.empty()) {
+      auto opened = RecordJournal::open(path, options.journal_records);
+      if (opened)
+        journal = std::move(*opened);
+      else if (options.journal_records)
+        spdlog::warn("store {}: no record journal ({}); each reply waits for its row's commit", path,
+                     opened.error().message);
+    }
+    return std::unique_ptr<Store>(std::make_unique<SqliteStore>(path, std::move(writer_db), std::move(reader_db),
+                                                                std::move(greylist_db), std::move(journal),
+                                                                options.journal_records));
   } catch (const SqliteError& error) {
     return failure(fmt::format("cannot open store {}: {}", path, error.what()));
   } catch (const std::system_error& error) {  // the writer thread could not start

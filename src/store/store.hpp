@@ -238,6 +238,11 @@ class Store {
 };
 
 // Opens (creating if needed) the SQLite store at `path`.
-Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path);
+struct StoreOptions {
+  // Rows go to a record journal before they are committed (store/record_journal.hpp), so an SMTP
+  // reply does not wait for an SQLite commit: for the daemon, which holds the journal's lock.
+  bool journal_records = false;
+};
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, const StoreOptions& options = {});
 
 }  // namespace gatehouse
