@@ -604,6 +604,11 @@ class SqliteStore final : public Store {
   // kFlushIndexRows rows), so that a search right after finds it through the index too.
   void flush() override {
     enqueue(SearchIndexWrite{}, true);
+    wait_for_queued();
+  }
+
+  // Blocks until the writer has handled every write queued so far. Not from the writer thread.
+  void wait_for_queued() {
     std::unique_lock lock(queue_mutex_);
     std::uint64_t target = queued_count_;
     if (written_count_ >= target) return;
@@ -630,7 +635,7 @@ class SqliteStore final : public Store {
       replayed.push_back(entry.record.id);
       enqueue(RecordWrite{std::move(entry.record), std::move(entry.compressed_body), std::nullopt}, true);
     }
-    catch_up(true);
+    wait_for_queued();
     std::size_t missing = 0;
     for (const auto& id : replayed)
       if (!row_exists(id)) ++missing;
@@ -659,14 +664,8 @@ class SqliteStore final : public Store {
 
   // Before a read: the rows queued so far are committed (the record journal lets replies go
   // before that; a reader in this process sees what was replied to). Not from the writer thread.
-  void catch_up(bool always = false) {
-    if (!journaling_ && !always) return;
-    std::unique_lock lock(queue_mutex_);
-    std::uint64_t target = queued_count_;
-    if (written_count_ >= target) return;
-    hurry_until_ = std::max(hurry_until_, target);
-    work_queued_.notify_one();
-    work_written_.wait(lock, [&] { return written_count_ >= target; });
+  void catch_up() {
+    if (journaling_) wait_for_queued();
   }
 
   // What a reply waits for: every row queued so far is in the record journal or committed.

@@ -16,6 +16,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "sqlite_test_support.hpp"
+
 namespace gatehouse {
 namespace {
 
@@ -145,17 +147,7 @@ class RecordJournalStoreTest : public ::testing::Test {
     return names;
   }
 
-  std::int64_t count(const std::string& sql) {
-    sqlite3* db = nullptr;
-    EXPECT_EQ(sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
-    sqlite3_stmt* statement = nullptr;
-    EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &statement, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
-    std::int64_t value = -1;
-    if (sqlite3_step(statement) == SQLITE_ROW) value = sqlite3_column_int64(statement, 0);
-    sqlite3_finalize(statement);
-    sqlite3_close(db);
-    return value;
-  }
+  std::int64_t count(const std::string& sql) { return testing_support::query_integer(path_, sql); }
 
   std::filesystem::path directory_;
   std::string path_;

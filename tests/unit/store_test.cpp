@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "common/id.hpp"
+#include "sqlite_test_support.hpp"
 
 namespace gatehouse {
 namespace {
@@ -73,16 +74,7 @@ class StoreTest : public ::testing::Test {
 
   // One integer from the database file, read with SQLite directly.
   std::int64_t query_integer(const std::string& sql, const std::string& parameter) {
-    sqlite3* db = nullptr;
-    EXPECT_EQ(sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
-    sqlite3_stmt* statement = nullptr;
-    EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &statement, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
-    sqlite3_bind_text(statement, 1, parameter.c_str(), -1, SQLITE_TRANSIENT);
-    std::int64_t value = -1;
-    if (sqlite3_step(statement) == SQLITE_ROW) value = sqlite3_column_int64(statement, 0);
-    sqlite3_finalize(statement);
-    sqlite3_close(db);
-    return value;
+    return testing_support::query_integer(path_, sql, parameter);
   }
 
   std::filesystem::path directory_;
