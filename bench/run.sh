@@ -25,7 +25,8 @@ root=$(cd "$here/.." && pwd)
 bin=${GATEHOUSE_BIN:-/work/main/build-bench/gatehouse}
 
 if [[ ${BENCH_BUILD:-0} == 1 ]]; then
-  (cd "$root" && CCACHE_BASEDIR="$root" cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  (cd "$root" && export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=true \
+      CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime && cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release \
       -DGATEHOUSE_TESTS=OFF >/dev/null && ninja -j2 -C build-bench gatehouse)
   bin=${GATEHOUSE_BIN:-$root/build-bench/gatehouse}
 fi
