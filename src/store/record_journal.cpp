@@ -13,6 +13,8 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "store/record_json.hpp"
@@ -22,12 +24,6 @@ namespace {
 
 constexpr std::string_view kMagic = "GHREC1 ";
 constexpr auto kLockWait = std::chrono::seconds(5);   // another process's replay at its start
-
-Error failure(std::string message) {
-  Error error;
-  error.message = std::move(message);
-  return error;
-}
 
 std::string errno_text() { return std::strerror(errno); }
 
@@ -54,9 +50,7 @@ bool write_all(int fd, const std::string& data) {
 }  // namespace
 
 std::string encode_journal_frame(const TransactionRecord& record, const std::optional<std::string>& compressed_body) {
-  boost::json::object object = record_to_json(record);
-  object.erase("time_text");
-  const std::string json = boost::json::serialize(object);
+  const std::string json = boost::json::serialize(record_to_json(record, false));
   const long long body_length = compressed_body ? static_cast<long long>(compressed_body->size()) : -1;
   std::string frame;
   frame.reserve(32 + json.size() + (compressed_body ? compressed_body->size() : 0));
@@ -105,18 +99,18 @@ DecodedFrames decode_journal_frames(std::string_view data) {
 Result<std::unique_ptr<RecordJournal>> RecordJournal::open(const std::string& database_path, bool wait_for_lock) {
   const std::string lock_path = database_path + "-records.lock";
   int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (lock_fd < 0) return failure(fmt::format("cannot open {}: {}", lock_path, errno_text()));
+  if (lock_fd < 0) return Error{fmt::format("cannot open {}: {}", lock_path, errno_text())};
   // A command-line process that replays leftovers holds the lock for a moment: wait for it, a little.
   const auto give_up = std::chrono::steady_clock::now() + kLockWait;
   while (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
     if (errno != EWOULDBLOCK && errno != EINTR) {
-      auto message = fmt::format("cannot lock {}: {}", lock_path, errno_text());
+      Error error{fmt::format("cannot lock {}: {}", lock_path, errno_text())};
       ::close(lock_fd);
-      return failure(std::move(message));
+      return error;
     }
     if (!wait_for_lock || std::chrono::steady_clock::now() >= give_up) {
       ::close(lock_fd);
-      return failure(fmt::format("{} is locked by another process (a running gatehouse serve)", lock_path));
+      return Error{fmt::format("{} is locked by another process (a running gatehouse serve)", lock_path)};
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -134,7 +128,7 @@ Result<std::unique_ptr<RecordJournal>> RecordJournal::open(const std::string& da
   }
   if (error) {
     ::close(lock_fd);
-    return failure(fmt::format("cannot list {}: {}", directory.string(), error.message()));
+    return Error{fmt::format("cannot list {}: {}", directory.string(), error.message())};
   }
   std::sort(leftovers.begin(), leftovers.end());
   return std::unique_ptr<RecordJournal>(new RecordJournal(database_path + "-records-", lock_fd, std::move(leftovers)));
@@ -168,23 +162,12 @@ std::vector<JournalEntry> RecordJournal::leftovers() {
   std::vector<JournalEntry> entries;
   for (auto number : leftover_files_) {
     const std::string path = path_of(number);
-    std::string data;
-    {
-      int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0) {
-        spdlog::error("record journal {}: cannot open: {}", path, errno_text());
-        continue;
-      }
-      char buffer[65536];
-      for (;;) {
-        ssize_t n = ::read(fd, buffer, sizeof buffer);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) spdlog::error("record journal {}: cannot read: {}", path, errno_text());
-        if (n <= 0) break;
-        data.append(buffer, static_cast<std::size_t>(n));
-      }
-      ::close(fd);
+    std::ifstream file(path, std::ios::binary);
+    if (!file) {
+      spdlog::error("record journal {}: cannot open: {}", path, errno_text());
+      continue;
     }
+    const std::string data{std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
     auto decoded = decode_journal_frames(data);
     if (decoded.torn > 0)
       spdlog::warn("record journal {}: the last {} bytes are not a whole row (cut short by a crash before its reply); "
@@ -203,7 +186,7 @@ void RecordJournal::discard_leftovers() {
 Status RecordJournal::open_file(std::uint64_t number) {
   const std::string path = path_of(number);
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
-  if (fd < 0) return failure(fmt::format("cannot create {}: {}", path, errno_text()));
+  if (fd < 0) return Error{fmt::format("cannot create {}: {}", path, errno_text())};
   if (current_fd_ >= 0) ::close(current_fd_);
   current_fd_ = fd;
   current_ = number;
@@ -222,14 +205,14 @@ Result<std::uint64_t> RecordJournal::append(const TransactionRecord& record,
     remove_finished();
   }
   if (!write_all(current_fd_, frame)) {
-    auto message = fmt::format("cannot write {}: {}", path_of(current_), errno_text());
+    Error error{fmt::format("cannot write {}: {}", path_of(current_), errno_text())};
     // A part of the frame may be in the file: cut it off, or start a new file for the next row.
     if (::ftruncate(current_fd_, current_size_) != 0) {
       ::close(current_fd_);
       current_fd_ = -1;
       ++current_;
     }
-    return failure(std::move(message));
+    return error;
   }
   current_size_ += static_cast<off_t>(frame.size());
   ++files_[current_].outstanding;
@@ -267,14 +250,6 @@ void RecordJournal::unlock() {
   std::lock_guard lock(mutex_);
   if (lock_fd_ >= 0) ::close(lock_fd_);
   lock_fd_ = -1;
-}
-
-std::vector<std::string> RecordJournal::file_names() const {
-  std::lock_guard lock(mutex_);
-  std::vector<std::string> names;
-  for (auto number : leftover_files_) names.push_back(path_of(number));
-  for (const auto& [number, file] : files_) names.push_back(path_of(number));
-  return names;
 }
 
 }  // namespace gatehouse

@@ -67,8 +67,6 @@ class RecordJournal {
   // Releases the lock (a process that only replayed the leftovers); append() must not follow.
   void unlock();
 
-  std::vector<std::string> file_names() const;   // for tests and diagnostics
-
  private:
   RecordJournal(std::string prefix, int lock_fd, std::vector<std::uint64_t> leftover_files);
   Status open_file(std::uint64_t number);

@@ -8,11 +8,11 @@
 
 namespace gatehouse {
 
-boost::json::object record_to_json(const TransactionRecord& r) {
+boost::json::object record_to_json(const TransactionRecord& r, bool with_time_text) {
   boost::json::object o;
   o["id"] = r.id;
   o["time"] = std::chrono::duration_cast<std::chrono::milliseconds>(r.time.time_since_epoch()).count();
-  o["time_text"] = format_local_time(r.time);
+  if (with_time_text) o["time_text"] = format_local_time(r.time);
   o["client_ip"] = r.client_ip;
   o["client_ptr"] = r.client_ptr;
   o["helo"] = r.helo;

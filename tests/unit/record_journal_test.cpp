@@ -15,6 +15,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "sqlite_test_support.hpp"
 
@@ -118,6 +119,12 @@ TEST(RecordJournalFrames, GarbageIsNotARow) {
   }
 }
 
+// True once `flag` is set, waiting up to 5 s (a reply answered from the writer's thread).
+bool set_within_5s(const std::atomic<bool>& flag) {
+  for (int i = 0; i < 500 && !flag; ++i) std::this_thread::sleep_for(10ms);
+  return flag;
+}
+
 // Through the store, in a fresh directory under /tmp.
 class RecordJournalStoreTest : public ::testing::Test {
  protected:
@@ -177,8 +184,7 @@ TEST_F(RecordJournalStoreTest, WithoutTheJournalTheReplyWaitsForTheCommit) {
   store->record(sample_record("D1"));
   store->when_written([&] { answered = true; });
   // Answered from the writer's thread once the row is committed, so the row is there by then.
-  for (int i = 0; i < 500 && !answered; ++i) std::this_thread::sleep_for(10ms);
-  ASSERT_TRUE(answered);
+  ASSERT_TRUE(set_within_5s(answered));
   EXPECT_EQ(count("SELECT count(*) FROM transactions WHERE id = 'D1'"), 1);
   EXPECT_TRUE(journal_files().empty());
 }
@@ -239,8 +245,7 @@ TEST_F(RecordJournalStoreTest, ACommandBesideTheDaemonNeitherWaitsForNorTakesThe
   std::atomic<bool> answered{false};
   second->record(sample_record("E2"));
   second->when_written([&] { answered = true; });
-  for (int i = 0; i < 500 && !answered; ++i) std::this_thread::sleep_for(10ms);
-  EXPECT_TRUE(answered);
+  EXPECT_TRUE(set_within_5s(answered));
   EXPECT_EQ(count("SELECT count(*) FROM transactions WHERE id = 'E2'"), 1);
 }
 
