@@ -120,6 +120,22 @@ TEST(ClassifierMaths, LogSurvivalStaysFiniteWhereTheSurvivalUnderflows) {
   EXPECT_EQ(classifier::log_chi2_survival(0.0, 40), 0.0);
 }
 
+TEST(ClassifierMaths, LogSurvivalWithManyDegreesMatchesTheLgammaSum) {
+  // ln(e^{-m} sum_{i<k} m^i / i!) written out with lgamma, for as many degrees as 1000 clues give.
+  auto reference = [](double x2, int degrees) {
+    const double m = x2 / 2;
+    double largest = -1e300;
+    std::vector<double> terms;
+    for (int i = 0; i < degrees / 2; ++i) terms.push_back(i * std::log(m) - std::lgamma(i + 1.0));
+    for (double t : terms) largest = std::max(largest, t);
+    double sum = 0;
+    for (double t : terms) sum += std::exp(t - largest);
+    return std::min(0.0, -m + largest + std::log(sum));
+  };
+  for (double x2 : {10.0, 1500.0, 2000.0, 2600.0, 9000.0})
+    EXPECT_NEAR(classifier::log_chi2_survival(x2, 2000), reference(x2, 2000), 1e-6 * std::max(1.0, x2)) << x2;
+}
+
 TEST(ClassifierMaths, SaturatedEvidenceBothWaysLeansToTheStrongerSide) {
   // 100 strong spam features against 40 strong ham ones: both tests are far in their tails.
   std::vector<double> mostly_spam(100, 0.99);
