@@ -1,6 +1,7 @@
 // Learning for the adaptive classifier. See learner.hpp.
 #include "classifier/learner.hpp"
 
+#include <pthread.h>
 #include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
@@ -231,6 +232,7 @@ Status BackgroundLearner::start() {
   auto totals = model_.totals();
   spdlog::info("classifier: {} features from {} spam and {} ham messages", model_.size(), totals.spam, totals.ham);
   thread_ = std::thread([this] { run(); });
+  pthread_setname_np(thread_.native_handle(), "gatehouse-learn");
   return Ok{};
 }
 

@@ -3,6 +3,7 @@
 // accepting (421), finish open transactions, exit. SIGHUP: reload the configuration and the TLS
 // certificate. SIGUSR1: retry the queue now.
 #include <boost/asio/co_spawn.hpp>
+#include <pthread.h>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -247,7 +248,10 @@ int serve(const std::string& config_path) {
 
   spdlog::info("gatehouse started: {} thread(s), state in {}", threads, config->state_dir.string());
   std::vector<std::thread> threads_running;
-  for (auto& context : extra_contexts) threads_running.emplace_back([&context] { context->run(); });
+  for (auto& context : extra_contexts) {
+    threads_running.emplace_back([&context] { context->run(); });
+    pthread_setname_np(threads_running.back().native_handle(), "gatehouse-smtp");
+  }
   io.run();
   for (auto& t : threads_running) t.join();
   web_server.join();

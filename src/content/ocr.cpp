@@ -2,6 +2,7 @@
 // recognition. See ocr.hpp and docs/content.md ("OCR").
 #include "content/ocr.hpp"
 
+#include <pthread.h>
 #include <fmt/format.h>
 #include <leptonica/allheaders.h>
 #include <tesseract/baseapi.h>
@@ -316,7 +317,10 @@ struct OcrPool::Job {
 
 OcrPool::OcrPool(unsigned workers, std::size_t max_queued) : max_queued_(max_queued ? max_queued : 16 * std::max(1u, workers)) {
   quiet_leptonica();
-  for (unsigned i = 0; i < std::max(1u, workers); ++i) threads_.emplace_back([this] { work(); });
+  for (unsigned i = 0; i < std::max(1u, workers); ++i) {
+    threads_.emplace_back([this] { work(); });
+    pthread_setname_np(threads_.back().native_handle(), "gatehouse-ocr");
+  }
 }
 
 OcrPool::~OcrPool() {

@@ -13,6 +13,7 @@
 // connection; with WAL they run beside the writer, and beside a daemon's writer in another process
 // (busy_timeout covers the moments when a write lock is held).
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 #include <zstd.h>
@@ -527,6 +528,7 @@ class SqliteStore final : public Store {
         journal_(std::move(journal)),
         journaling_(journal_ && keep_journal),
         writer_thread_([this] { run_writer(); }) {
+    pthread_setname_np(writer_thread_.native_handle(), "gatehouse-store");
     if (!journal_) return;
     replay_journal();
     if (!journaling_) journal_->unlock();   // a command-line process: its writes wait for their commit
