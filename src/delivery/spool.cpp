@@ -1,6 +1,7 @@
 // The durable spool with group commit. See spool.hpp.
 #include "delivery/spool.hpp"
 
+#include <pthread.h>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -25,6 +26,18 @@ namespace gatehouse::delivery {
 namespace {
 constexpr auto kGatherWindow = std::chrono::microseconds(500);
 constexpr std::size_t kGatherRequests = 16;
+
+// pwrite(2) of all of `bytes` at `offset`.
+Status write_at(int fd, std::string_view bytes, off_t offset) {
+  while (!bytes.empty()) {
+    ssize_t n = ::pwrite(fd, bytes.data(), bytes.size(), offset);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Error{std::strerror(errno)};
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+    offset += n;
+  }
+  return Ok{};
+}
 }  // namespace
 
 namespace json = boost::json;
@@ -91,6 +104,7 @@ Status Spool::open() {
   queue_dir_fd_ = ::open(queue_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (queue_dir_fd_ < 0) return Error{fmt::format("cannot open spool {}: {}", queue_dir_.string(), std::strerror(errno))};
   sync_thread_ = std::thread([this] { sync_loop(); });
+  pthread_setname_np(sync_thread_.native_handle(), "gatehouse-spool");   // for top -H, perf
   fs::create_directories(journal_dir_, ec);
   if (ec) return Error{fmt::format("cannot create spool {}: {}", journal_dir_.string(), ec.message())};
   if (auto recovered = recover_journal(); !recovered) return recovered;
@@ -169,6 +183,7 @@ void Spool::sync_loop() {
     for (auto& request : batch) {
       if (request.journal) {
         auto [it, first] = journal_synced.try_emplace(request.fd, Ok{});
+        if (first) zero_ahead(request.fd);
         if (first && ::fdatasync(request.fd) != 0)
           it->second = Error{fmt::format("spool journal fdatasync: {}", std::strerror(errno))};
         results.push_back(it->second);
@@ -337,19 +352,12 @@ Result<int> Spool::append_journal(const SpoolEnvelope& envelope, const std::stri
     }
   }
   auto& segment = segments_[current_segment_];
-  std::string_view rest = record;
-  off_t offset = segment.size;
-  while (!rest.empty()) {
-    ssize_t n = ::write(segment.fd, rest.data(), rest.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      // Whatever part was written is an incomplete record: recovery sets it aside. Start afresh.
-      if (auto reopened = open_segment(current_segment_ + 1); !reopened)
-        spdlog::error("spool: cannot start a new journal segment after a failed write: {}", reopened.error().message);
-      return Error{fmt::format("spool journal write: {}", std::strerror(err))};
-    }
-    rest.remove_prefix(static_cast<std::size_t>(n));
+  const off_t offset = segment.size;
+  if (auto written = write_at(segment.fd, record, offset); !written) {
+    // Whatever part was written is an incomplete record: recovery sets it aside. Start afresh.
+    if (auto reopened = open_segment(current_segment_ + 1); !reopened)
+      spdlog::error("spool: cannot start a new journal segment after a failed write: {}", reopened.error().message);
+    return Error{"spool journal write: " + written.error().message};
   }
   segment.size += static_cast<off_t>(record.size());
   segment.live += 1;
@@ -359,7 +367,8 @@ Result<int> Spool::append_journal(const SpoolEnvelope& envelope, const std::stri
 
 Status Spool::open_segment(std::uint64_t number) {
   fs::path path = journal_dir_ / fmt::format("{:012}.log", number);
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  // Not O_APPEND: records go to the logical end (Segment::size), before the zeros written ahead.
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return Error{fmt::format("spool journal {}: {}", path.string(), std::strerror(errno))};
   // The new segment's name must survive a crash before any record in it is acknowledged.
   int dir = ::open(journal_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -367,9 +376,36 @@ Status Spool::open_segment(std::uint64_t number) {
     ::fsync(dir);
     ::close(dir);
   }
-  segments_[number] = Segment{fd, 0, static_cast<off_t>(::lseek(fd, 0, SEEK_END))};
+  const off_t end = ::lseek(fd, 0, SEEK_END);
+  segments_[number] = Segment{fd, 0, end, end};
   current_segment_ = number;
   return Ok{};
+}
+
+void Spool::zero_ahead(int fd) {
+  // Called by the sync thread just before it syncs the segment: the zeros become durable with the
+  // same fdatasync, which pays once for their allocation instead of every later sync paying for
+  // a grown file (measured: 100-138 us of CPU per fdatasync of an appended file, 63-66 us when the
+  // bytes are overwritten in place). Under the journal lock, so no record is written meanwhile and
+  // the zeros start at or after the logical end.
+  static const std::string zeros(kZeroChunk, '\0');
+  std::lock_guard lock(journal_mutex_);
+  auto it = segments_.find(current_segment_);
+  if (it == segments_.end() || it->second.fd != fd || zero_ahead_failed_) return;
+  Segment& segment = it->second;
+  if (segment.zeroed >= segment.size + kZeroAhead / 2 || segment.zeroed >= kSegmentSize) return;
+  off_t at = std::max(segment.zeroed, segment.size);
+  while (at < segment.size + kZeroAhead && at < kSegmentSize) {
+    if (auto written = write_at(fd, zeros, at); !written) {
+      // Not a failure of any message (the records extend the file as before): stop trying.
+      spdlog::warn("spool: cannot write ahead in journal segment {} ({}); continuing without", current_segment_,
+                   written.error().message);
+      zero_ahead_failed_ = true;
+      return;
+    }
+    at += static_cast<off_t>(zeros.size());
+  }
+  segment.zeroed = at;
 }
 
 void Spool::mark_done(const std::string& id) {
@@ -379,8 +415,7 @@ void Spool::mark_done(const std::string& id) {
   journal_.erase(it);
   auto& segment = segments_[number];
   std::string mark = "GHDONE " + id + "\n";
-  if (::write(segment.fd, mark.data(), mark.size()) == static_cast<ssize_t>(mark.size()))
-    segment.size += static_cast<off_t>(mark.size());
+  if (write_at(segment.fd, mark, segment.size)) segment.size += static_cast<off_t>(mark.size());
   if (segment.live > 0) --segment.live;
   if (segment.live == 0 && number != current_segment_) {
     ::close(segment.fd);
@@ -405,6 +440,9 @@ Status Spool::recover_journal() {
     std::size_t pos = 0;
     while (pos < content.size()) {
       std::string_view rest = std::string_view(content).substr(pos);
+      // The zeros written ahead (zero_ahead): the logical end. Nothing acknowledged lies beyond
+      // it, since every fdatasync also made all earlier bytes durable.
+      if (rest.front() == '\0') break;
       if (rest.rfind("GHDONE ", 0) == 0) {
         auto nl = rest.find('\n');
         if (nl == std::string_view::npos) break;
@@ -417,6 +455,7 @@ Status Spool::recover_journal() {
       if (!record) {
         // An incomplete last record was never acknowledged; keep its bytes for inspection.
         fs::path aside = corrupt_dir_ / (file.filename().string() + ".tail");
+        if (auto last = rest.find_last_not_of('\0'); last != std::string_view::npos) rest = rest.substr(0, last + 1);
         std::ofstream(aside, std::ios::binary).write(rest.data(), static_cast<std::streamsize>(rest.size()));
         spdlog::warn("spool: {} ends with an incomplete record ({}); its bytes are in {}", file.string(),
                      record.error().message, aside.string());

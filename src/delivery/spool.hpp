@@ -8,6 +8,8 @@
 //   When the back-end has the message, a "done" mark is appended (not synced: after a power loss
 //   the message may be delivered twice, never lost). A segment whose messages are all done is
 //   deleted. At start, messages of the journal without their mark are moved to the queue.
+//   Records and marks are written at the segment's logical end, ahead of which the sync thread
+//   keeps a few MiB of zeros (zero_ahead): the first zero byte ends the segment when it is read.
 // - The queue (spool/queue/<ID>), one file per message that waits for a retry: written when the
 //   live hand-off did not succeed (hand_over), fdatasync'd with its directory.
 //
@@ -85,12 +87,14 @@ class Spool {
   struct Segment {
     int fd = -1;
     std::size_t live = 0;              // messages without their done mark
-    off_t size = 0;
+    off_t size = 0;                    // the logical end: records and marks end here
+    off_t zeroed = 0;                  // the file holds zeros from size up to here (zero_ahead)
   };
   Result<int> write_file(const SpoolEnvelope& envelope, const std::string& message);
   Result<int> append_journal(const SpoolEnvelope& envelope, const std::string& message);
   Status open_segment(std::uint64_t number);
   void mark_done(const std::string& id);   // with journal_mutex_ held
+  void zero_ahead(int fd);                 // by the sync thread, before it syncs segment fd
   Status recover_journal();
   void sync_loop();
 
@@ -101,6 +105,11 @@ class Spool {
   std::uint64_t current_segment_ = 0;
   std::map<std::string, JournalEntry> journal_;
   static constexpr off_t kSegmentSize = 64 * 1024 * 1024;
+  // The current segment is kept zero-filled this far beyond its logical end, 1 MiB at a time, so
+  // that a record overwrites allocated blocks and its fdatasync changes no file metadata.
+  static constexpr off_t kZeroAhead = 4 * 1024 * 1024;
+  static constexpr std::size_t kZeroChunk = 1024 * 1024;
+  bool zero_ahead_failed_ = false;
 
   std::filesystem::path directory_, queue_dir_, corrupt_dir_;
   int queue_dir_fd_ = -1;

@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 #include <filesystem>
+#include <fmt/format.h>
 #include <fstream>
 
 #include "delivery/spool.hpp"
@@ -107,12 +108,53 @@ TEST(SpoolJournal, IncompleteLastRecordIsSetAsideNotDelivered) {
     ASSERT_TRUE(spool.open().ok());
     store(spool, "01M852T1RANR35", "complete\r\n");
   }
-  // A crash in the middle of writing the next record (never acknowledged).
+  // A crash in the middle of writing the next record (never acknowledged): its bytes land at the
+  // logical end, before the zeros the sync thread wrote ahead.
   fs::path segment;
   for (auto& e : fs::directory_iterator(dir.path / "journal")) segment = e.path();
-  std::ofstream(segment, std::ios::app) << "GHSPOOL1 200 5000\n{\"id\":\"01M852T1RANR36\"";
+  std::string content;
+  {
+    std::ifstream in(segment, std::ios::binary);
+    content.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const std::size_t logical_end = content.find('\0');
+  ASSERT_NE(logical_end, std::string::npos) << "no zeros written ahead of the record";
+  ASSERT_GE(content.size() - logical_end, 1024u * 1024u);
+  const std::string partial = "GHSPOOL1 200 5000\n{\"id\":\"01M852T1RANR36\"";
+  {
+    std::fstream out(segment, std::ios::binary | std::ios::in | std::ios::out);
+    out.seekp(static_cast<std::streamoff>(logical_end));
+    out << partial;
+  }
   Spool again(dir.path);
   ASSERT_TRUE(again.open().ok());
   EXPECT_EQ(again.list(), std::vector<std::string>{"01M852T1RANR35"});
-  EXPECT_FALSE(fs::is_empty(dir.path / "corrupt"));
+  // Set aside for inspection: the partial record, without the zeros after it.
+  std::size_t aside_bytes = 0;
+  for (auto& e : fs::directory_iterator(dir.path / "corrupt")) aside_bytes += fs::file_size(e.path());
+  EXPECT_EQ(aside_bytes, partial.size());
+}
+
+TEST(SpoolJournal, ManyMessagesAcrossTheZerosWrittenAheadAllRecover) {
+  // More than kZeroAhead of records, so the writes overtake several top-ups of zeros; none of them
+  // is cut short by the zeros, and a message is never found in the zeros.
+  TempDir dir;
+  const std::string body(100 * 1024, 'x');
+  std::vector<std::string> ids;
+  {
+    Spool spool(dir.path);
+    ASSERT_TRUE(spool.open().ok());
+    for (int i = 0; i < 60; ++i) {
+      std::string id = fmt::format("01M852T1RB{:04}", i);
+      store(spool, id, body + std::to_string(i));
+      if (i % 2 == 0) spool.remove(id);   // delivered: a done mark between the records
+      else ids.push_back(id);
+    }
+  }
+  Spool again(dir.path);
+  ASSERT_TRUE(again.open().ok());
+  EXPECT_EQ(again.list(), ids);
+  auto last = again.load(ids.back());
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(last->second, body + "59");
 }
