@@ -970,8 +970,10 @@ def write_report(path, meta, results, idle, problems, evidence):
                 f"{fmt_num(median([r.get('gh_cpu_ms_per_msg') for r in on]), 2)} |")
             if size == 10240 and conc == 20:
                 ratio = ratio_of(r_on, r_p)
-                target_lines.append(f"- **Target** (checks on ≥ 2.5× Postfix's msg/s, 10 KB, concurrency 20): "
-                                    f"{fmt_num(ratio, 2)}× — {'met' if ratio == ratio and ratio >= 2.5 else 'NOT met'} "
+                # Issue 4: the full pipeline ("on": sender checks and content analysis) at least 2x
+                # Postfix. Issue 3's 2.5x held for the sender checks alone, before content joined "on".
+                target_lines.append(f"- **Target** (checks on, the full pipeline, ≥ 2× Postfix's msg/s, 10 KB, concurrency 20): "
+                                    f"{fmt_num(ratio, 2)}× — {'met' if ratio == ratio and ratio >= 2.0 else 'NOT met'} "
                                     f"(per repetition: {', '.join(per_rep) or '–'})")
         lines += ["", "msg/s: smtp-source, as above; p99: the Python client's transaction time (connect → 250 after "
                   "the final dot). \"on ÷ off\" < 1 is what the checks cost in throughput; \"p99 on ÷ off\" > 1 what "
