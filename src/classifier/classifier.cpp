@@ -106,8 +106,16 @@ double log_chi2_survival(double x2, int degrees) {
   return std::min(0.0, -m + largest + std::log(sum));
 }
 
-double combine(const std::vector<double>& probabilities) {
-  if (probabilities.empty()) return 0.5;
+namespace {
+struct Combined {
+  double probability = 0.5;
+  double log_ham_tail = 0;    // ln H
+  double log_spam_tail = 0;   // ln S
+};
+
+Combined combine_tails(const std::vector<double>& probabilities) {
+  Combined combined;
+  if (probabilities.empty()) return combined;
   double sum_log_f = 0, sum_log_not_f = 0;   // ln Π f(w), ln Π (1 − f(w))
   for (double f : probabilities) {
     f = std::clamp(f, 1e-9, 1 - 1e-9);
@@ -118,6 +126,8 @@ double combine(const std::vector<double>& probabilities) {
   // H is near 1 when the f(w) are not unusually small (nothing ham-like), S likewise for spam.
   const double log_h = log_chi2_survival(-2.0 * sum_log_f, degrees);
   const double log_s = log_chi2_survival(-2.0 * sum_log_not_f, degrees);
+  combined.log_ham_tail = log_h;
+  combined.log_spam_tail = log_s;
   const double h = std::exp(log_h), s = std::exp(log_s);
   const double robinson = std::clamp((1.0 + h - s) / 2.0, 0.0, 1.0);
   // Strong evidence both ways (both tests far in their tails) gives Robinson's 0.5 whatever the
@@ -125,10 +135,15 @@ double combine(const std::vector<double>& probabilities) {
   // both fall below 1 % so that the result stays continuous.
   constexpr double saturated = 0.01;
   const double blend = std::clamp(1.0 - std::max(h, s) / saturated, 0.0, 1.0);
-  if (blend == 0.0) return robinson;
+  combined.probability = robinson;
+  if (blend == 0.0) return combined;
   const double balance = log_s / (log_h + log_s);   // 1: the spam tail is by far the stronger
-  return std::clamp(robinson + blend * (balance - 0.5), 0.0, 1.0);
+  combined.probability = std::clamp(robinson + blend * (balance - 0.5), 0.0, 1.0);
+  return combined;
 }
+}  // namespace
+
+double combine(const std::vector<double>& probabilities) { return combine_tails(probabilities).probability; }
 
 Classification classify(const Model& model, const std::vector<Feature>& features, const Parameters& parameters) {
   Classification result;
@@ -160,18 +175,10 @@ Classification classify(const Model& model, const std::vector<Feature>& features
     result.clues.push_back({features[candidate.index].text, candidate.probability, counts[candidate.index].spam,
                             counts[candidate.index].ham});
   }
-  result.probability = combine(probabilities);
-  {
-    double sum_log_f = 0, sum_log_not_f = 0;
-    for (double f : probabilities) {
-      f = std::clamp(f, 1e-9, 1 - 1e-9);
-      sum_log_f += std::log(f);
-      sum_log_not_f += std::log(1.0 - f);
-    }
-    const int degrees = 2 * static_cast<int>(std::max<std::size_t>(probabilities.size(), 1));
-    result.log_ham_tail = log_chi2_survival(-2.0 * sum_log_f, degrees);
-    result.log_spam_tail = log_chi2_survival(-2.0 * sum_log_not_f, degrees);
-  }
+  const Combined combined = combine_tails(probabilities);
+  result.probability = combined.probability;
+  result.log_ham_tail = combined.log_ham_tail;
+  result.log_spam_tail = combined.log_spam_tail;
   return result;
 }
 

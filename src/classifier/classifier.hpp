@@ -71,7 +71,7 @@ struct Clue {
 
 struct Classification {
   double probability = 0.5;           // spam probability in [0, 1]; 0.5 = no opinion
-  double log_ham_tail = 0;            // ln H and ln S of the combining (combine_tails)
+  double log_ham_tail = 0;            // ln H and ln S of the combining (see combine)
   double log_spam_tail = 0;
   std::vector<Clue> clues;            // the features used, most telling first
   std::size_t features = 0;           // distinct features of the message

@@ -3,7 +3,6 @@
 // accepting (421), finish open transactions, exit. SIGHUP: reload the configuration and the TLS
 // certificate. SIGUSR1: retry the queue now.
 #include <boost/asio/co_spawn.hpp>
-#include <pthread.h>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -12,6 +11,7 @@
 #include <fmt/format.h>
 #include <fstream>
 #include <grp.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>

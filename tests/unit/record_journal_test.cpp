@@ -126,24 +126,11 @@ bool set_within_5s(const std::atomic<bool>& flag) {
 }
 
 // Through the store, in a fresh directory under /tmp.
-class RecordJournalStoreTest : public ::testing::Test {
+class RecordJournalStoreTest : public testing_support::StoreFileTest {
  protected:
-  void SetUp() override {
-    char pattern[] = "/tmp/gatehouse-journal-test-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern), nullptr);
-    directory_ = pattern;
-    path_ = (directory_ / "store.db").string();
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    std::filesystem::remove_all(directory_, ignored);
-  }
+  RecordJournalStoreTest() : StoreFileTest("gatehouse-journal-test") {}
 
-  std::unique_ptr<Store> open(bool journal) {
-    auto store = open_sqlite_store(path_, StoreOptions{.journal_records = journal});
-    EXPECT_TRUE(store.ok()) << store.error().message;
-    return store.ok() ? std::move(*store) : nullptr;
-  }
+  std::unique_ptr<Store> open(bool journal) { return open_store(StoreOptions{.journal_records = journal}); }
 
   std::vector<std::string> journal_files() const {
     std::vector<std::string> names;
@@ -155,9 +142,6 @@ class RecordJournalStoreTest : public ::testing::Test {
   }
 
   std::int64_t count(const std::string& sql) { return testing_support::query_integer(path_, sql); }
-
-  std::filesystem::path directory_;
-  std::string path_;
 };
 
 TEST_F(RecordJournalStoreTest, TheReplyDoesNotWaitForTheCommitButReadersSeeTheRow) {

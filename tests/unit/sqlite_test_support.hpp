@@ -1,11 +1,16 @@
-// For tests of the SQLite store: one integer read from a database file with SQLite directly,
-// beside whatever the store has open.
+// For tests of the SQLite store: a fresh store file in its own directory under /tmp, and one
+// integer read from a database file with SQLite directly, beside whatever the store has open.
 #pragma once
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <stdlib.h>
 
 #include <cstdint>
+#include <filesystem>
+#include <memory>
 #include <string>
+
+#include "store/store.hpp"
 
 namespace gatehouse::testing_support {
 
@@ -22,5 +27,32 @@ inline std::int64_t query_integer(const std::string& path, const std::string& sq
   sqlite3_close(db);
   return value;
 }
+
+// Every test gets a fresh directory under /tmp (named after `prefix`), removed afterwards;
+// path_ is the store file in it.
+class StoreFileTest : public ::testing::Test {
+ protected:
+  explicit StoreFileTest(std::string prefix) : prefix_(std::move(prefix)) {}
+  void SetUp() override {
+    std::string pattern = "/tmp/" + prefix_ + "-XXXXXX";
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    directory_ = pattern;
+    path_ = (directory_ / "store.db").string();
+  }
+  void TearDown() override {
+    std::error_code ignored;
+    std::filesystem::remove_all(directory_, ignored);
+  }
+
+  std::unique_ptr<Store> open_store(const StoreOptions& options = {}) {
+    auto store = open_sqlite_store(path_, options);
+    EXPECT_TRUE(store.ok()) << store.error().message;
+    return store.ok() ? std::move(*store) : nullptr;
+  }
+
+  std::string prefix_;
+  std::filesystem::path directory_;
+  std::string path_;
+};
 
 }  // namespace gatehouse::testing_support

@@ -53,32 +53,16 @@ std::vector<std::string> ids_of(const std::vector<TransactionRecord>& records) {
 }
 
 // Every test gets a fresh directory under /tmp, removed afterwards.
-class StoreTest : public ::testing::Test {
+class StoreTest : public testing_support::StoreFileTest {
  protected:
-  void SetUp() override {
-    char pattern[] = "/tmp/gatehouse-store-test-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern), nullptr);
-    directory_ = pattern;
-    path_ = (directory_ / "store.db").string();
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    std::filesystem::remove_all(directory_, ignored);
-  }
+  StoreTest() : StoreFileTest("gatehouse-store-test") {}
 
-  std::unique_ptr<Store> open() {
-    auto store = open_sqlite_store(path_);
-    EXPECT_TRUE(store.ok()) << store.error().message;
-    return store.ok() ? std::move(*store) : nullptr;
-  }
+  std::unique_ptr<Store> open() { return open_store(); }
 
   // One integer from the database file, read with SQLite directly.
   std::int64_t query_integer(const std::string& sql, const std::string& parameter) {
     return testing_support::query_integer(path_, sql, parameter);
   }
-
-  std::filesystem::path directory_;
-  std::string path_;
 };
 
 // ---------------------------------------------------------------------------------------------
