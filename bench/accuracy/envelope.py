@@ -4,12 +4,18 @@ headers itself.
 
 - MAIL FROM: the first (topmost) Return-Path ("<>" for bounces).
 - Client: the first Received field, from the top, whose "from" clause names a public IPv4/IPv6
-  address — the last hop into the collecting site, i.e. the client the site's gateway talked to
-  (the fields above it are the collector's own hops: localhost, fetchmail, private relays).
+  address and a host that is not one of the collecting sites' own relays (COLLECTING_RELAYS) — the
+  last hop into the collecting site, i.e. the client the site's gateway talked to. The fields above
+  it are the collectors' own hops: localhost, fetchmail, private relays, and the public relays and
+  forwarders that passed the collectors' mail on to the machine that filed it (a gateway in front of
+  the collectors' mail server would have been the first of them and seen the sender itself).
 - HELO: the name the client gave in that field (sendmail/Postfix "from HELO (rdns [ip])", exim
   "from rdns ([ip] helo=HELO)", qmail "from rdns (HELO name) (ip)").
 - Reverse DNS: the verified name the receiving MTA wrote in front of the address, or "" when it
   wrote none or "unknown".
+- Arrival: the time the receiving MTA wrote at the end of that field (RFC 5322 §3.6.7), in RFC 3339
+  UTC; for mail with no public hop, that of the first Received field with a readable time. The
+  Date field is judged against it, as a gateway judges it against its clock.
 
 Heuristic by nature (Received fields are free-form); a message with no usable field gets client
 None and the runners fall back to their own defaults."""
@@ -18,9 +24,22 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
+from datetime import timezone
 from email.parser import BytesHeaderParser
 from email.policy import compat32
+from email.utils import parsedate_to_datetime
 from pathlib import Path
+
+# The collecting sites' own public relays, as their Received fields name them: the corpus's mail
+# reached the machine that filed it (dogma.slashnull.org, hq.pro-ns.net) through these, every one of
+# them relaying only for the collectors' addresses (jmason.org, netnoteinc.com, taint.org, pro-ns.net):
+# their secondary MX and mail hosts (mandark.labs.netnoteinc.com, mail.netnoteinc.com, webnote.net)
+# and the forwarding service of netnoteinc.com (easydns.com). Mailing-list servers are not among
+# them: a list is the client a subscriber's gateway talks to.
+COLLECTING_RELAYS = frozenset({
+    "dogma.slashnull.org", "mandark.labs.netnoteinc.com", "mail.netnoteinc.com", "webnote.net",
+    "mail.webnote.net", "hq.pro-ns.net", "smtp.easydns.com", "rack3.easydns.com",
+})
 
 _IP_IN_FROM = re.compile(r"[\[(]\s*(?:IPv6:)?([0-9a-fA-F:.]{7,45})\s*[\])]")
 _BARE_IP = re.compile(r"(?<![\w.:])(\d{1,3}(?:\.\d{1,3}){3})(?![\w.])")
@@ -35,6 +54,7 @@ class Envelope:
     client_ip: str | None       # None: no public address found
     helo: str
     rdns: str                   # "" when unknown
+    arrival: str = ""           # RFC 3339 UTC; "" when no Received field has a readable time
 
 
 def _public(text: str) -> str | None:
@@ -79,6 +99,25 @@ def parse_received(field: str) -> tuple[str, str, str] | None:
     return ip, helo.rstrip("."), rdns.rstrip(".").lower()
 
 
+def received_time(field: str) -> str:
+    """The time after the last ';' of a Received field in RFC 3339 UTC, or "" when unreadable."""
+    if ";" not in field:
+        return ""
+    try:
+        when = parsedate_to_datetime(" ".join(field.rsplit(";", 1)[1].split()))
+    except (TypeError, ValueError, IndexError):
+        return ""
+    if when is None or when.tzinfo is None:
+        return ""
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def collecting_relay(hop: tuple[str, str, str]) -> bool:
+    """Whether a parsed hop (ip, helo, rdns) is one of the collecting sites' own relays."""
+    _, helo, rdns = hop
+    return helo.lower() in COLLECTING_RELAYS or rdns in COLLECTING_RELAYS
+
+
 def read_envelope(path: Path | str) -> Envelope:
     with open(path, "rb") as data:
         raw = data.read()
@@ -89,11 +128,12 @@ def read_envelope(path: Path | str) -> Envelope:
     mail_from = ""
     if return_path is not None:
         mail_from = str(return_path).strip().strip("<>").strip()
-    for field in headers.get_all("Received") or []:
-        found = parse_received(str(field))
-        if found:
-            return Envelope(mail_from, *found)
-    return Envelope(mail_from, None, "", "")
+    fields = [str(field) for field in headers.get_all("Received") or []]
+    for field in fields:
+        found = parse_received(field)
+        if found and not collecting_relay(found):
+            return Envelope(mail_from, *found, received_time(field))
+    return Envelope(mail_from, None, "", "", next(filter(None, map(received_time, fields)), ""))
 
 
 if __name__ == "__main__":

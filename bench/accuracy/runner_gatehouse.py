@@ -1,13 +1,16 @@
 """gatehouse on the split: `gatehouse learn` on the training split into a fresh state store, then
 `gatehouse check --json --no-dns` for every held-out message with the envelope read back from the
-message (envelope.py): --ip the first public client address of its Received fields, --helo the
-name that client gave (a neutral 192.0.2.1 / mail.bench.test for mail with no public hop), --from
-its Return-Path, --rcpt a recipient of the benchmark's domain.
+message (envelope.py): --ip the first public client address of its Received fields that is not
+one of the collecting sites' own relays, --helo the name that client gave (a neutral 192.0.2.1 /
+mail.bench.test for mail with no public hop), --ptr the client's name where the receiving MTA
+recorded one, --arrival the time it recorded, --from its Return-Path, --rcpt a recipient of the
+benchmark's domain.
 Tagged and rejected are gatehouse's own dispositions ("tag", "reject") under the thresholds of the
 configuration used (default: the generated one below, tag 5, reject 10 — gatehouse's defaults).
 
---no-dns: block lists, reverse DNS and SPF give no evidence, as the other two run without network
-tests; gatehouse check makes no lookups at all then."""
+--no-dns: block lists, SPF and the forward confirmation of the reverse name give no evidence, as
+the other two run without network tests; gatehouse check makes no lookups at all then (the reverse
+name is the one --ptr gives, as SpamAssassin reads it from the same Received field)."""
 from __future__ import annotations
 
 import json
@@ -17,7 +20,7 @@ import time
 from pathlib import Path
 
 from common import (ACCEPT, ERROR, REJECT, TAG, Unavailable, Verdict, map_messages, nice)
-from envelope import read_envelope
+from envelope import Envelope, read_envelope
 
 NAME = "gatehouse"
 RECIPIENT = "user@bench.test"
@@ -33,11 +36,6 @@ state_dir = "{state}"
 
 [dns]
 nameservers = ["127.0.0.1:9"]
-
-# The corpus is from 2002-2005: its Date fields are compared with today's clock, so "past" would
-# score every message. A live gateway compares with the arrival time; here the finding is off.
-[filter.checks.message_date]
-past = 0
 
 [[domain]]
 name = "bench.test"
@@ -76,17 +74,27 @@ def learn(gatehouse: Path, config: Path, train: list, log) -> str:
     return lines[-1] if lines else ""
 
 
-def check(gatehouse: Path, config: Path, message) -> Verdict:
-    envelope = read_envelope(message.path)
-    argv = [str(gatehouse), "check", "--config", str(config), "--json", "--no-dns", "--from", envelope.mail_from,
-            "--rcpt", RECIPIENT]
-    if envelope.client_ip:
-        argv += ["--ip", envelope.client_ip, "--helo", envelope.helo]
-    else:
+def envelope_argv(envelope: Envelope) -> list[str]:
+    """`gatehouse check`'s envelope options for a message's envelope."""
+    argv = ["--from", envelope.mail_from, "--rcpt", RECIPIENT]
+    if envelope.arrival:
+        # The Date field is judged against the time the message arrived, not against today.
+        argv += ["--arrival", envelope.arrival]
+    if not envelope.client_ip:
         # No public hop: delivered inside the collecting site (cron, RSS robots, local lists). Such
         # mail never crossed a gateway; it gets a neutral client (TEST-NET-1, a valid HELO) rather
         # than gatehouse check's default 127.0.0.1/"localhost", whose HELO would score not_fqdn.
-        argv += ["--ip", NEUTRAL_CLIENT[0], "--helo", NEUTRAL_CLIENT[1]]
+        return argv + ["--ip", NEUTRAL_CLIENT[0], "--helo", NEUTRAL_CLIENT[1]]
+    if envelope.rdns:
+        # The client's name as the receiving MTA looked it up then (DNS of 2002 cannot be asked
+        # today). Where it wrote none, nothing is passed: no lookup, no evidence either way.
+        argv += ["--ptr", envelope.rdns]
+    return argv + ["--ip", envelope.client_ip, "--helo", envelope.helo]
+
+
+def check(gatehouse: Path, config: Path, message) -> Verdict:
+    argv = [str(gatehouse), "check", "--config", str(config), "--json", "--no-dns",
+            *envelope_argv(read_envelope(message.path))]
     with open(message.path, "rb") as data:
         done = subprocess.run(nice(argv), stdin=data, capture_output=True)
     try:

@@ -11,6 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import accuracy  # noqa: E402
 import envelope  # noqa: E402
+import runner_gatehouse  # noqa: E402
 import runner_spamassassin  # noqa: E402
 import split  # noqa: E402
 from common import ACCEPT, REJECT, TAG, Verdict, by_thresholds  # noqa: E402
@@ -79,6 +80,29 @@ def test_envelope_skips_the_mbox_line_and_takes_the_first_public_hop(tmp_path):
         b"Subject: hi\n\nbody\n")
     assert envelope.read_envelope(message) == envelope.Envelope("list-admin@lists.example", "8.8.8.8",
                                                                 "out.lists.example", "out.lists.example")
+
+
+def test_envelope_passes_over_the_collecting_sites_own_relays(tmp_path):
+    """mandark.labs.netnoteinc.com passed the collector's mail on to dogma.slashnull.org; the client
+    a gateway would have talked to is the sender below it."""
+    message = tmp_path / "m"
+    message.write_bytes(
+        b"Return-Path: <offers@sender.example>\n"
+        b"Received: from mandark.labs.netnoteinc.com ([213.105.180.140]) by\n    dogma.slashnull.org (8.11.6/8.11.6)\n"
+        b"Received: from mydomain.com (213-96-189-190.uc.nombres.ttd.es [213.96.189.190])\n"
+        b"    by mandark.labs.netnoteinc.com (8.11.6/8.11.6); Fri, 23 Aug 2002 21:24:39 -0400 (EDT)\n"
+        b"Subject: hi\n\nbody\n")
+    found = envelope.read_envelope(message)
+    assert found == envelope.Envelope("offers@sender.example", "213.96.189.190", "mydomain.com",
+                                      "213-96-189-190.uc.nombres.ttd.es", "2002-08-24T01:24:39Z")
+    argv = runner_gatehouse.envelope_argv(found)
+    assert argv[argv.index("--ptr") + 1] == "213-96-189-190.uc.nombres.ttd.es"
+    assert argv[argv.index("--ip") + 1] == "213.96.189.190" and argv[argv.index("--helo") + 1] == "mydomain.com"
+    assert argv[argv.index("--arrival") + 1] == "2002-08-24T01:24:39Z"
+    # No name recorded for the client: no --ptr (no evidence either way); no public hop: the neutral client.
+    assert "--ptr" not in runner_gatehouse.envelope_argv(envelope.Envelope("a@b.example", "8.8.8.8", "x.example", ""))
+    assert runner_gatehouse.envelope_argv(envelope.Envelope("", None, "", ""))[-4:] == [
+        "--ip", runner_gatehouse.NEUTRAL_CLIENT[0], "--helo", runner_gatehouse.NEUTRAL_CLIENT[1]]
 
 
 def test_spamc_report_gives_score_and_rules():

@@ -61,10 +61,6 @@ TAG, REJECT = 5.0, 10.0
 REJECT_MARGIN = 2.0
 # Findings that are evidence of legitimacy: fitted at or below 0. Every other finding at or above 0.
 HAM_SIGNS = {("classifier", "ham_95"), ("classifier", "ham_99"), ("spf", "pass_aligned")}
-# Findings this corpus cannot teach: its mail is from 2002-2005, so every Date is "past" against
-# today's clock (the accuracy configuration turns the finding off; a live gateway compares with the
-# arrival time).
-NOT_FITTED = {("message_date", "past")}
 # Bands of one measure whose points must not decrease along the list (a surer band never counts
 # less than a less sure one).
 ORDERED = [
@@ -91,10 +87,8 @@ def fold_of(message: split.Message, folds: int) -> int:
 
 
 def judge(gatehouse: Path, config: Path, message: split.Message) -> Judged:
-    envelope = read_envelope(message.path)
-    ip, helo = (envelope.client_ip, envelope.helo) if envelope.client_ip else runner_gatehouse.NEUTRAL_CLIENT
     argv = [str(gatehouse), "check", "--config", str(config), "--json", "--no-dns", "--all-checks",
-            "--from", envelope.mail_from, "--rcpt", runner_gatehouse.RECIPIENT, "--ip", ip, "--helo", helo]
+            *runner_gatehouse.envelope_argv(read_envelope(message.path))]
     with open(message.path, "rb") as data:
         done = subprocess.run(nice(argv), stdin=data, capture_output=True)
     try:
@@ -168,7 +162,7 @@ def build_dataset(judged: list[Judged], min_support: int) -> Dataset:
     support: dict = {}
     for j in scored:
         for check, finding, stage, action in set(j.findings):
-            if stage == "data" and (check, finding) not in NOT_FITTED:
+            if stage == "data":
                 support[(check, finding)] = support.get((check, finding), 0) + 1
     features = sorted(k for k, n in support.items() if n >= min_support)
     kept = {k: n for k, n in support.items() if n < min_support}

@@ -6,6 +6,7 @@
 #pragma once
 #include <any>
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <string>
@@ -68,6 +69,9 @@ struct CheckContext {
   std::string recipient;                   // rcpt stage: the recipient being judged
   std::vector<std::string> recipients;     // data stage: every accepted recipient
   std::string_view message;                // data stage: the whole message
+  // Data stage: when the message arrived; the epoch (unset) means now. `gatehouse check --arrival`
+  // judges an old message as of the time it was received.
+  std::chrono::system_clock::time_point arrival{};
   const content::HeaderSection* headers = nullptr;  // data stage
   const content::MessageAnalysis* content = nullptr; // data stage: MIME parse and what is derived from it
   const Config* config = nullptr;

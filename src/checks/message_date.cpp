@@ -71,7 +71,8 @@ class MessageDateCheck final : public Check {
     }
     const auto when = std::chrono::system_clock::from_time_t(g_date_time_to_unix(parsed));
     g_date_time_unref(parsed);
-    const auto now = std::chrono::system_clock::now();
+    const auto now = context.arrival == std::chrono::system_clock::time_point{} ? std::chrono::system_clock::now()
+                                                                                 : context.arrival;
     const auto hours = [](auto duration) { return std::chrono::duration_cast<std::chrono::hours>(duration).count(); };
     if (when > now + allowed_future) outcome.add(policy, "future", fmt::format("Date {} hours ahead", hours(when - now)));
     else if (when < now - allowed_past) outcome.add(policy, "past", fmt::format("Date {} days old", hours(now - when) / 24));

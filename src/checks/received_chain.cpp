@@ -9,27 +9,13 @@
 
 #include "checks/builtin.hpp"
 #include "common/text.hpp"
+#include "content/received.hpp"
 
 namespace gatehouse::checks {
 namespace {
 
 constexpr std::size_t too_many_hops = 30;       // RFC 5321 §6.3: loops are detected near 100; real chains are short
 constexpr gint64 allowed_disorder = 24 * 3600;  // seconds a lower (older) hop may be later than the one above it
-
-// The host after " by " in a Received field ("" when none).
-std::string by_host(std::string_view value) {
-  const std::string text = to_lower_ascii(value);
-  auto at = text.find("by ");
-  while (at != std::string::npos && at > 0 && !std::isspace(static_cast<unsigned char>(text[at - 1]))) at = text.find("by ", at + 1);
-  if (at == std::string::npos) return {};
-  auto start = at + 3;
-  while (start < text.size() && std::isspace(static_cast<unsigned char>(text[start]))) ++start;
-  auto end = start;
-  while (end < text.size() && !std::isspace(static_cast<unsigned char>(text[end])) && text[end] != ';' && text[end] != '(') ++end;
-  std::string host = text.substr(start, end - start);
-  while (!host.empty() && host.back() == '.') host.pop_back();
-  return host;
-}
 
 // The date after the last ';' (RFC 5322 §3.6.7), as seconds since the epoch.
 std::optional<gint64> received_time(std::string_view value) {
@@ -66,7 +52,7 @@ class ReceivedChainCheck final : public Check {
     std::optional<gint64> newer;
     bool disorder_reported = false;
     for (std::size_t i = first_foreign; i < chain.size(); ++i) {
-      if (our_host != "localhost" && !our_host.empty() && by_host(chain[i]) == our_host) {
+      if (our_host != "localhost" && !our_host.empty() && content::read_received_names(chain[i]).by == our_host) {
         outcome.add(policy, "claims_our_host", fmt::format("a Received field before ours names {}", our_host));
         break;
       }

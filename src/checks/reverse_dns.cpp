@@ -127,16 +127,19 @@ class ReverseDnsCheck final : public Check {
       outcome.add(settings, "missing", fmt::format("no PTR record for {}", context.client_ip));
       co_return outcome;
     }
-    if (!context.resolver) co_return outcome;
-    ForwardResult forward = co_await confirm(context);
-    if (!forward.error.empty()) {
-      outcome.error = forward.error;
-    } else if (!forward.confirmed) {
-      outcome.add(settings, "not_confirmed", fmt::format("{} does not resolve to {}", state.ptr, context.client_ip));
+    // Without a resolver (gatehouse check --no-dns --ptr NAME) the name is judged, not confirmed.
+    if (context.resolver) {
+      ForwardResult forward = co_await confirm(context);
+      if (!forward.error.empty()) {
+        outcome.error = forward.error;
+      } else if (!forward.confirmed) {
+        outcome.add(settings, "not_confirmed", fmt::format("{} does not resolve to {}", state.ptr, context.client_ip));
+      }
     }
     if (looks_like_generic_name(state.ptr, context.client_ip))
       outcome.add(settings, "generic", fmt::format("{} looks like a dynamic address", state.ptr));
-    if (outcome.contributions.empty() && outcome.error.empty()) outcome.note = "confirmed: " + state.ptr;
+    if (outcome.contributions.empty() && outcome.error.empty())
+      outcome.note = (context.resolver ? "confirmed: " : "not confirmed (no DNS): ") + state.ptr;
     co_return outcome;
   }
 

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <iostream>
 #include <iterator>
+#include <optional>
 
 #include "classifier/learner.hpp"
 #include "checks/greylisting.hpp"
@@ -33,6 +34,8 @@ struct CheckOptions {
   std::string helo = "localhost";
   std::string from;
   std::vector<std::string> rcpts;
+  std::optional<std::string> ptr;   // the client's reverse DNS name, when already known
+  std::string arrival;              // when the message arrived ("" = now)
   bool json = false;
   bool no_dns = false;
   bool all_checks = false;
@@ -41,6 +44,15 @@ struct CheckOptions {
 int run_check(const CheckOptions& options) {
   auto config = load_or_report(options.config);
   if (!config) return 2;
+  std::chrono::system_clock::time_point arrival{};
+  if (!options.arrival.empty()) {
+    auto when = parse_time(options.arrival);
+    if (!when) {
+      std::cerr << "gatehouse check: --arrival: " << when.error().message << "\n";
+      return 2;
+    }
+    arrival = *when;
+  }
   std::string input((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
   std::string_view message = content::strip_mbox_from_line(input);
   // Normalise line endings as the SMTP session does for BDAT content.
@@ -130,7 +142,10 @@ int run_check(const CheckOptions& options) {
       state.trusted = table->trusted(options.ip);
       std::vector<CheckResult> recipient_notes = verdict.checks;
       auto judge = [&]() -> boost::asio::awaitable<void> {
-        if (resolver) {
+        if (options.ptr) {
+          // --ptr: the name is given (a receiving MTA recorded it in its Received field), not looked up.
+          state.ptr = *options.ptr;
+        } else if (resolver) {
           dns::Resolver::ClientName name = co_await resolver->client_name(options.ip);
           state.ptr = std::move(name.name);
           state.ptr_error = std::move(name.error);
@@ -140,6 +155,7 @@ int run_check(const CheckOptions& options) {
         }
         checks::CheckContext context;
         context.id = id;
+        context.arrival = arrival;
         context.connection = &state;
         context.client_ip = options.ip;
         context.helo = options.helo;
@@ -257,6 +273,10 @@ void add_check_command(CLI::App& app) {
   cmd->add_option("--config,-c", options->config, "Configuration file")->capture_default_str();
   cmd->add_option("--ip", options->ip, "Client IP address")->capture_default_str();
   cmd->add_option("--helo", options->helo, "HELO/EHLO name")->capture_default_str();
+  cmd->add_option("--ptr", options->ptr,
+                  "The client's reverse DNS name, taken as given instead of a PTR lookup (\"\" = it has none)");
+  cmd->add_option("--arrival", options->arrival,
+                  "When the message arrived (RFC 3339, or as log search --since takes it); Date is judged against it");
   cmd->add_option("--from", options->from, "Envelope sender");
   cmd->add_option("--rcpt", options->rcpts, "Envelope recipient (repeatable)");
   cmd->add_flag("--json", options->json, "Print one JSON object");

@@ -15,7 +15,9 @@
 
 namespace gatehouse::checks {
 
-inline std::vector<std::string> findings_on_message(const Check& check, const std::string& message) {
+// `connection`: the client as the session knows it (its reverse DNS name), or none.
+inline std::vector<std::string> findings_on_message(const Check& check, const std::string& message,
+                                                    ConnectionState* connection = nullptr) {
   Config config = *parse_config("[server]\nlisten = [\"127.0.0.1:2525\"]\n", "test.toml");
   const content::MessageAnalysis analysis = content::analyse_message(message);
   const content::HeaderSection headers = content::parse_headers(message);
@@ -26,6 +28,7 @@ inline std::vector<std::string> findings_on_message(const Check& check, const st
   context.message = message;
   context.content = &analysis;
   context.headers = &headers;
+  context.connection = connection;
   CheckOutcome outcome;
   boost::asio::io_context io;
   boost::asio::co_spawn(io, [&]() -> boost::asio::awaitable<void> {
