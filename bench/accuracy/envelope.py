@@ -14,8 +14,10 @@ headers itself.
 - Reverse DNS: the verified name the receiving MTA wrote in front of the address, or "" when it
   wrote none or "unknown".
 - Arrival: the time the receiving MTA wrote at the end of that field (RFC 5322 §3.6.7), in RFC 3339
-  UTC; for mail with no public hop, that of the first Received field with a readable time. The
-  Date field is judged against it, as a gateway judges it against its clock.
+  UTC; for mail with no public hop, that of the first Received field with a readable time, and for
+  mail with none, when the collector filed it: the time on its mbox "From " line or in its
+  Delivery-Date field (ctime form, no zone written: UTC is assumed). The Date field is judged against it, as a gateway judges it
+  against its clock.
 
 Heuristic by nature (Received fields are free-form); a message with no usable field gets client
 None and the runners fall back to their own defaults."""
@@ -24,7 +26,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import datetime, timezone
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import parsedate_to_datetime
@@ -107,9 +109,22 @@ def received_time(field: str) -> str:
         when = parsedate_to_datetime(" ".join(field.rsplit(";", 1)[1].split()))
     except (TypeError, ValueError, IndexError):
         return ""
-    if when is None or when.tzinfo is None:
+    if when is None:
         return ""
+    if when.tzinfo is None:       # "-0000" (RFC 5322 §3.3: the zone is not known): UTC
+        when = when.replace(tzinfo=timezone.utc)
     return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def mbox_time(line: str) -> str:
+    """The ctime at the end of an mbox "From sender  Fri Sep  6 11:51:20 2002" line (or of a
+    Delivery-Date field) in RFC 3339, UTC assumed; "" when there is none."""
+    words = line.split()
+    try:
+        when = datetime.strptime(" ".join(words[-5:]), "%a %b %d %H:%M:%S %Y")
+    except ValueError:
+        return ""
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def collecting_relay(hop: tuple[str, str, str]) -> bool:
@@ -121,8 +136,10 @@ def collecting_relay(hop: tuple[str, str, str]) -> bool:
 def read_envelope(path: Path | str) -> Envelope:
     with open(path, "rb") as data:
         raw = data.read()
+    filed = ""
     if raw.startswith(b"From "):
-        raw = raw.split(b"\n", 1)[1] if b"\n" in raw else b""
+        first, _, raw = raw.partition(b"\n")
+        filed = mbox_time(first.decode("latin-1"))
     headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
     return_path = headers.get("Return-Path")
     mail_from = ""
@@ -133,7 +150,8 @@ def read_envelope(path: Path | str) -> Envelope:
         found = parse_received(field)
         if found and not collecting_relay(found):
             return Envelope(mail_from, *found, received_time(field))
-    return Envelope(mail_from, None, "", "", next(filter(None, map(received_time, fields)), ""))
+    filed = filed or mbox_time(str(headers.get("Delivery-Date", "")))
+    return Envelope(mail_from, None, "", "", next(filter(None, map(received_time, fields)), filed))
 
 
 if __name__ == "__main__":

@@ -105,6 +105,21 @@ def test_envelope_passes_over_the_collecting_sites_own_relays(tmp_path):
         "--ip", runner_gatehouse.NEUTRAL_CLIENT[0], "--helo", runner_gatehouse.NEUTRAL_CLIENT[1]]
 
 
+def test_arrival_of_mail_without_a_public_hop_is_when_the_collector_filed_it(tmp_path):
+    message = tmp_path / "m"
+    message.write_bytes(b"From tim@example.net  Fri Sep  6 11:51:20 2002\n"
+                        b"Received: from localhost (localhost [127.0.0.1]) by box.example; 6 Sep 2002 10:00:01 -0000\n"
+                        b"Subject: hi\n\nbody\n")
+    assert envelope.read_envelope(message).arrival == "2002-09-06T10:00:01Z"   # a Received time first
+    message.write_bytes(b"From tim@example.net  Fri Sep  6 11:51:20 2002\nSubject: hi\n\nbody\n")
+    assert envelope.read_envelope(message).arrival == "2002-09-06T11:51:20Z"
+    message.write_bytes(b"Return-Path: tim@example.net\nDelivery-Date: Fri Sep  6 03:14:07 2002\nSubject: hi\n\nbody\n")
+    assert envelope.read_envelope(message).arrival == "2002-09-06T03:14:07Z"
+    message.write_bytes(b"Subject: hi\n\nbody\n")
+    assert envelope.read_envelope(message).arrival == ""
+    assert "--arrival" not in runner_gatehouse.envelope_argv(envelope.read_envelope(message))
+
+
 def test_spamc_report_gives_score_and_rules():
     report = ("7.2/5.0\nSpam detection software ...\n\nContent analysis details:   (7.2 points, 5.0 required)\n\n"
               " pts rule name              description\n"

@@ -6,6 +6,7 @@ import base64
 import io
 import zipfile
 from email.message import EmailMessage
+from email.utils import formatdate
 
 from conftest import send_message, wait_until
 
@@ -98,3 +99,37 @@ def test_structure_findings_tag_the_message_and_explain_it(smtp_sink, start_gate
     text = sink.texts()[0]
     assert "Subject: [SPAM?] account notice" in text
     assert "X-Gatehouse-Checks:" in text and "header_addresses" in text
+
+
+def test_a_forged_free_mail_sender_greeting_nobody_is_tagged_and_explained(smtp_sink, start_gatehouse):
+    """free_mail and salutation through the gateway: a From at hotmail.com on a message that never
+    passed through Microsoft's servers, greeting "Dear Friend", is tagged with both findings
+    explained; the same letter sent as a mailing list's message, greeting a person, is not."""
+    sink = smtp_sink()
+    gh = start_gatehouse([domain(sink, filter={"tag_threshold": 2.0, "reject_threshold": 20.0, "checks": {
+        "free_mail": {"forged": 1.0}, "salutation": {"generic": 1.0},
+        "classifier": {"enabled": False}}})])
+
+    def letter(greeting, extra=b""):
+        now = formatdate().encode()
+        return (b"Received: from mydomain.com (203-0-113-7.dsl.example.net [203.0.113.7])\r\n"
+                b"\tby relay.remote.test; " + now + b"\r\n"
+                b"From: Jane <jane_doe77@hotmail.com>\r\nTo: alice@example.test\r\nSubject: a proposal\r\n"
+                b"Date: " + now + b"\r\nMessage-ID: <p1@mydomain.com>\r\n" + extra +
+                b"\r\n" + greeting + b",\r\n\r\nI have a business proposal for you.\r\n")
+
+    result = send_message(gh.port, "alice@example.test", sender="jane_doe77@hotmail.com",
+                          message=letter(b"Dear Friend"))
+    assert result.code == 250, result
+    row = gh.wait_for_row(result.id)
+    assert row["disposition"] == "tag", row
+    details = {c["name"]: c["detail"] for c in row["checks"] if c["score"] > 0}
+    assert "never passed through Microsoft's servers" in details.get("free_mail", ""), row["checks"]
+    assert "dear friend" in details.get("salutation", ""), row["checks"]
+
+    plain = send_message(gh.port, "alice@example.test", sender="jane_doe77@hotmail.com",
+                         message=letter(b"Dear Alice", b"List-Id: <talk.lists.remote.test>\r\n"))
+    assert plain.code == 250, plain
+    row = gh.wait_for_row(plain.id)
+    assert row["disposition"] == "accept", row
+    assert not [c for c in row["checks"] if c["name"] in ("free_mail", "salutation") and c["score"] > 0], row["checks"]
