@@ -10,8 +10,9 @@ How (docs/weights.md says the same for readers of the figures):
    saw it. --all-checks runs every check even when the verdict is already clear, so every finding
    is seen. The findings are cached in WORK/findings.jsonl (--refit reuses them).
 2. Fit. A logistic regression of "is spam" on one 0/1 feature per content finding (stage data,
-   scored, not a decision) seen in at least --min-support messages, plus the sum of the other
-   scored findings (HELO and the like, hand-set) as one real-valued input. L2-regularised; each
+   scored, not a decision) and per finding of the client's HELO and reverse DNS (FITTED_HOST_CHECKS,
+   kept under HOST_CAP) seen in at least --min-support messages, plus the sum of the other scored
+   findings (hand-set: those the benchmark cannot see without DNS) as one real-valued input. L2-regularised; each
    weight bounded by its direction: a spam sign is never fitted below 0, a ham sign (the
    classifier's ham buckets) never above 0. Messages decided outright (a reject finding such as a
    dangerous attachment, or a white-list) are left out: no score decides them.
@@ -61,6 +62,13 @@ TAG, REJECT = 5.0, 10.0
 REJECT_MARGIN = 2.0
 # Findings that are evidence of legitimacy: fitted at or below 0. Every other finding at or above 0.
 HAM_SIGNS = {("classifier", "ham_95"), ("classifier", "ham_99"), ("spf", "pass_aligned")}
+# The client's HELO name and reverse DNS (sender checks of the helo and connect stages): fitted too,
+# now that the benchmark gives each message the client a gateway would have seen (envelope.py). A
+# sign of the client alone may tag, never reject (RFC 5321 §4.1.4: a HELO that does not match the
+# address is no reason to refuse), so their points stay under HOST_CAP. The other checks of those
+# stages (block lists, SPF) need DNS, which the benchmark has not: they keep their hand-set points.
+FITTED_HOST_CHECKS = {"helo", "reverse_dns"}
+HOST_CAP = 6.0
 # Bands of one measure whose points must not decrease along the list (a surer band never counts
 # less than a less sure one).
 ORDERED = [
@@ -162,7 +170,7 @@ def build_dataset(judged: list[Judged], min_support: int) -> Dataset:
     support: dict = {}
     for j in scored:
         for check, finding, stage, action in set(j.findings):
-            if stage == "data":
+            if stage == "data" or check in FITTED_HOST_CHECKS:
                 support[(check, finding)] = support.get((check, finding), 0) + 1
     features = sorted(k for k, n in support.items() if n >= min_support)
     kept = {k: n for k, n in support.items() if n < min_support}
@@ -261,8 +269,14 @@ class Rates:
                 f"{self.percent(self.spam_rejected, self.spam):.2f}%")
 
 
+def cap_of(feature: tuple, cap: float) -> float:
+    """The most points a finding may get: the cap, and under HOST_CAP for a sign of the client."""
+    return min(cap, HOST_CAP) if feature[0] in FITTED_HOST_CHECKS else cap
+
+
 def points_for(w: list, scale: float, cap: float, ham_cap: float, data: Dataset) -> list:
-    return make_monotone(data, [max(-ham_cap, min(cap, round(scale * x, 1))) for x in w])
+    return make_monotone(data, [max(-ham_cap, min(cap_of(f, cap), round(scale * x, 1)))
+                                for f, x in zip(data.features, w)])
 
 
 def ordered_columns(data: Dataset) -> list:
@@ -359,7 +373,7 @@ def refine(data: Dataset, w: list, points: list, cap: float, ham_cap: float,
     best = rates(data, points)
     value = (best.spam_caught, best.spam_rejected)
     near_reject = best.ham_near_reject
-    bounds = [(-ham_cap, 0.0) if f in HAM_SIGNS else (0.0, cap) for f in data.features]
+    bounds = [(-ham_cap, 0.0) if f in HAM_SIGNS else (0.0, cap_of(f, cap)) for f in data.features]
     for _ in range(20):
         improved = False
         for c, feature in enumerate(data.features):

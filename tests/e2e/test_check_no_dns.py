@@ -33,7 +33,7 @@ def test_check_all_checks_runs_what_would_be_skipped_and_lists_every_finding(smt
         "filter": {"tag_threshold": 1.0, "reject_threshold": 1000.0},
         # its ham bands could take the score under the tag line
         "filter.checks.classifier": {"enabled": False}})
-    # "nofqdn" scores helo not_fqdn (2.5): tagged whatever the checks after it could add or take.
+    # "nofqdn" scores helo not_fqdn (over 1): tagged whatever the checks after it could add or take.
     argv = ["check", "--no-dns", "--ip", "8.8.8.8", "--helo", "nofqdn", "--from", "carol@friendly.test",
             "--rcpt", "alice@example.test", "--json"]
     usual = json.loads(gh.cli(*argv, input=MESSAGE).stdout)
@@ -42,7 +42,8 @@ def test_check_all_checks_runs_what_would_be_skipped_and_lists_every_finding(smt
     every = json.loads(gh.cli(*argv, "--all-checks", input=MESSAGE).stdout)
     assert every["verdict"] == "tag" and every["skipped"] == [], every
     assert any(c["name"] == "reverse_dns" for c in every["checks"]), every
-    assert {"check": "helo", "finding": "not_fqdn", "stage": "helo", "action": "2.5"} in every["findings"], every
+    assert any(f["check"] == "helo" and f["finding"] == "not_fqdn" and f["stage"] == "helo" and float(f["action"]) > 1
+               for f in every["findings"]), every
 
 
 def test_check_ptr_judges_the_given_reverse_name_without_looking_it_up(smtp_sink, start_gatehouse):
