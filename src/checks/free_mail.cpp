@@ -2,7 +2,7 @@
 // Outlook.com/Hotmail, Yahoo, AOL, GMX, …) on a message that never passed through that provider's
 // servers. Their users' mail leaves through the provider's own outgoing servers, which write a
 // Received field (RFC 5321 §4.4) naming themselves, or are the client this gateway talks to (its
-// reverse DNS). A message claiming such a From that came from anywhere else was written by someone
+// reverse DNS; when that lookup failed, a HELO naming one of the provider's hosts). A message claiming such a From that came from anywhere else was written by someone
 // else: the commonest forgery of bulk mailers, who pick the best-known domains to look like a
 // person. Messages from mailing lists (RFC 2369 List-Post, RFC 2919 List-Id, ezmlm's Mailing-List)
 // are left alone: list servers and web forums post their members' mail from their own machines.
@@ -114,8 +114,19 @@ class FreeMailCheck final : public Check {
       return !host.empty() && std::any_of(provider->server_domains.begin(), provider->server_domains.end(),
                                           [&](auto server) { return under(host, server); });
     };
-    // The client itself, by its reverse DNS (the daemon looked it up; `gatehouse check --ptr`).
-    bool passed = context.connection && provider_host(to_lower_ascii(context.connection->ptr));
+    // The client itself, by its reverse DNS (the daemon looked it up; `gatehouse check --ptr`). When
+    // the lookup failed (a DNS timeout is no evidence against the sender), by a HELO naming one of
+    // the provider's hosts ("mail-sor-f41.google.com"; not the bare domain bulk mailers claim).
+    bool passed = false;
+    if (const ConnectionState* client = context.connection) {
+      if (!client->ptr.empty()) {
+        passed = provider_host(to_lower_ascii(client->ptr));
+      } else if (!client->ptr_error.empty() && !client->helo_names.empty()) {
+        const std::string helo = to_lower_ascii(client->helo_names.back());
+        passed = provider_host(helo) && std::none_of(provider->server_domains.begin(), provider->server_domains.end(),
+                                                     [&](auto server) { return helo == server; });
+      }
+    }
     for (const auto& field : context.headers->fields) {
       if (passed) break;
       if (to_lower_ascii(field.name) != "received") continue;

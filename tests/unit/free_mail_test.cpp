@@ -70,6 +70,19 @@ TEST(FreeMail, MailThatCameThroughTheProviderAListOrAnotherDomainIsNot) {
   EXPECT_EQ(free_mail(message_from("jane@gmail.com", "Received: by 2002:a05:6402:1e8b with SMTP id x; "
                                                       "Mon, 23 Nov 2026 10:00:00 -0800\r\n"), &google),
             Findings{});
+  // Google's server whose reverse name could not be looked up (a DNS timeout): its HELO names it.
+  ConnectionState unresolved;
+  unresolved.ptr_error = "timeout";
+  unresolved.helo_names = {"mail-sor-f41.google.com"};
+  const std::string gmail_own = "Received: by 2002:a05:6402:1e8b with SMTP id x; Mon, 23 Nov 2026 10:00:00 -0800\r\n";
+  EXPECT_EQ(free_mail(message_from("jane@gmail.com", gmail_own), &unresolved), Findings{});
+  // ... but not the bare domain a bulk mailer claims, nor any HELO when the name was looked up.
+  unresolved.helo_names = {"google.com"};
+  EXPECT_EQ(free_mail(message_from("jane@gmail.com", gmail_own), &unresolved), Findings{"forged"});
+  ConnectionState dsl;
+  dsl.ptr = "203-0-113-7.dsl.example.net";
+  dsl.helo_names = {"mail-sor-f41.google.com"};
+  EXPECT_EQ(free_mail(message_from("jane@gmail.com", gmail_own), &dsl), Findings{"forged"});
   EXPECT_EQ(free_mail(message_from("jane@hotmail.com", dial_up, "List-Id: <users.lists.example.org>\r\n")), Findings{});
   EXPECT_EQ(free_mail(message_from("jane@example.org", dial_up)), Findings{});
   EXPECT_EQ(free_mail(message_from("jane@yahoo.example.org", dial_up)), Findings{});   // not Yahoo's
