@@ -8,6 +8,7 @@
 import os
 import pathlib
 import shutil
+import smtplib
 import tempfile
 
 from conftest import queue_ids, send_message, sink_subjects, wait_until
@@ -62,6 +63,10 @@ def test_drops_privileges_to_the_configured_user(smtp_sink, start_gatehouse):
 
 
 def check_running_as_nobody(gh, sink):
+    # The listening socket completes handshakes from bind on, while the daemon is still root; it
+    # greets only once it has dropped privileges (src/cli/serve.cpp). Read the uid after a greeting.
+    with smtplib.SMTP("127.0.0.1", gh.port, timeout=10) as client:
+        client.noop()
     status = pathlib.Path(f"/proc/{gh.process.pid}/status").read_text()
     uid_line = [line for line in status.splitlines() if line.startswith("Uid:")][0]
     assert uid_line.split()[1:] == ["65534"] * 4, uid_line      # real, effective, saved, filesystem
