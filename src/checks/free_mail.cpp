@@ -2,9 +2,9 @@
 // Outlook.com/Hotmail, Yahoo, AOL, GMX, …) on a message that never passed through that provider's
 // servers. Their users' mail leaves through the provider's own outgoing servers, which write a
 // Received field (RFC 5321 §4.4) naming themselves, or are the client this gateway talks to (its
-// reverse DNS; when that lookup failed, a HELO naming one of the provider's hosts). A message claiming such a From that came from anywhere else was written by someone
-// else: the commonest forgery of bulk mailers, who pick the best-known domains to look like a
-// person. Messages from mailing lists (RFC 2369 List-Post, RFC 2919 List-Id, ezmlm's Mailing-List)
+// reverse DNS; when that lookup failed, a HELO naming one of the provider's hosts). A message
+// claiming such a From that came from anywhere else was written by someone else: the commonest
+// forgery of bulk mailers, who pick the best-known domains to look like a person. Messages from mailing lists (RFC 2369 List-Post, RFC 2919 List-Id, ezmlm's Mailing-List)
 // are left alone: list servers and web forums post their members' mail from their own machines.
 // Scores only: a person may send with a free-mail From through another provider's server.
 #include <fmt/format.h>
@@ -72,12 +72,6 @@ bool address_domain_matches(std::string_view domain, std::string_view pattern) {
   return false;
 }
 
-bool under(std::string_view host, std::string_view domain) {
-  return host == domain ||
-         (host.size() > domain.size() && host.substr(host.size() - domain.size()) == domain &&
-          host[host.size() - domain.size() - 1] == '.');
-}
-
 const Provider* provider_of(std::string_view domain) {
   for (const auto& provider : providers())
     for (auto pattern : provider.address_domains)
@@ -111,8 +105,8 @@ class FreeMailCheck final : public Check {
       co_return outcome;
     }
     auto provider_host = [&](std::string_view host) {
-      return !host.empty() && std::any_of(provider->server_domains.begin(), provider->server_domains.end(),
-                                          [&](auto server) { return under(host, server); });
+      return std::any_of(provider->server_domains.begin(), provider->server_domains.end(),
+                         [&](auto server) { return within_domain(host, server); });
     };
     // The client itself, by its reverse DNS (the daemon looked it up; `gatehouse check --ptr`). When
     // the lookup failed (a DNS timeout is no evidence against the sender), by a HELO naming one of
@@ -120,7 +114,7 @@ class FreeMailCheck final : public Check {
     bool passed = false;
     if (const ConnectionState* client = context.connection) {
       if (!client->ptr.empty()) {
-        passed = provider_host(to_lower_ascii(client->ptr));
+        passed = provider_host(client->ptr);
       } else if (!client->ptr_error.empty() && !client->helo_names.empty()) {
         const std::string helo = to_lower_ascii(client->helo_names.back());
         passed = provider_host(helo) && std::none_of(provider->server_domains.begin(), provider->server_domains.end(),

@@ -14,6 +14,25 @@ inline std::string to_lower_ascii(std::string_view text) {
   return out;
 }
 
+// Whether `name` is `domain` or a subdomain of it, ignoring ASCII case and trailing dots:
+// "mx1.Example.org." is within "example.org", "badexample.org" is not (RFC 7208 §5.5's test, and
+// the free-mail check's "one of the provider's servers").
+inline bool within_domain(std::string_view name, std::string_view domain) {
+  auto trim = [](std::string_view text) {
+    if (!text.empty() && text.back() == '.') text.remove_suffix(1);
+    return text;
+  };
+  name = trim(name);
+  domain = trim(domain);
+  if (domain.empty() || name.size() < domain.size()) return false;
+  const std::size_t offset = name.size() - domain.size();
+  if (offset > 0 && name[offset - 1] != '.') return false;
+  auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
+  for (std::size_t i = 0; i < domain.size(); ++i)
+    if (lower(name[offset + i]) != lower(domain[i])) return false;
+  return true;
+}
+
 // Well-formed UTF-8 by its byte structure (lead byte and continuation bytes; RFC 3629 §4 without
 // the overlong and surrogate checks, which callers that need them make on code points).
 inline bool valid_utf8(std::string_view text) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "check_test_support.hpp"
+#include "common/text.hpp"
 #include "content/received.hpp"
 
 namespace gatehouse::checks {
@@ -42,6 +43,15 @@ TEST(ReceivedNames, TheWritingHostAndTheClientsLookedUpName) {
   EXPECT_EQ(user.client_name, "waste.minder.net");
   auto local = content::read_received_names("(qmail 8770 invoked by uid 500); 6 Sep 2002 07:04:43 -0000");
   EXPECT_EQ(local.client_name, "");
+}
+
+TEST(WithinDomain, TheDomainAndItsSubdomainsIgnoringCaseAndTheFinalDot) {
+  EXPECT_TRUE(within_domain("mx1.Example.ORG.", "example.org"));
+  EXPECT_TRUE(within_domain("example.org", "example.org."));
+  EXPECT_FALSE(within_domain("badexample.org", "example.org"));
+  EXPECT_FALSE(within_domain("example.org", "mx1.example.org"));
+  EXPECT_FALSE(within_domain("", "example.org"));
+  EXPECT_FALSE(within_domain("example.org", ""));
 }
 
 TEST(FreeMail, AFreeMailFromThatNeverPassedThroughTheProviderIsFound) {

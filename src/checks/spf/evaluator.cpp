@@ -21,6 +21,7 @@
 #include <fmt/format.h>
 
 #include "checks/spf/spf.hpp"
+#include "common/text.hpp"
 
 namespace gatehouse::checks::spf {
 
@@ -47,16 +48,6 @@ bool iequals(std::string_view left, std::string_view right) {
 std::string_view without_trailing_dot(std::string_view name) {
   if (!name.empty() && name.back() == '.') name.remove_suffix(1);
   return name;
-}
-
-// Whether `name` is `domain` or a subdomain of it, ignoring case and trailing dots (§5.5).
-bool within_domain(std::string_view name, std::string_view domain) {
-  name = without_trailing_dot(name);
-  domain = without_trailing_dot(domain);
-  if (domain.empty()) return false;
-  if (iequals(name, domain)) return true;
-  return name.size() > domain.size() && name[name.size() - domain.size() - 1] == '.' &&
-         iequals(name.substr(name.size() - domain.size()), domain);
 }
 
 bool lookup_failed(DnsStatus status) {
