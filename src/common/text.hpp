@@ -14,6 +14,13 @@ inline std::string to_lower_ascii(std::string_view text) {
   return out;
 }
 
+// `text` without the spaces, tabs, CRs and LFs at either end.
+inline std::string_view trim_ascii_whitespace(std::string_view text) {
+  const auto first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos) return {};
+  return text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1);
+}
+
 // Whether `name` is `domain` or a subdomain of it, ignoring ASCII case and trailing dots:
 // "mx1.Example.org." is within "example.org", "badexample.org" is not (RFC 7208 §5.5's test, and
 // the free-mail check's "one of the provider's servers").

@@ -838,6 +838,8 @@ const std::vector<KnownCheck>& known_checks() {
        {{"all_capitals", Action::points(1.0)}, {"money", Action::points(1.0)}, {"advertisement", Action::points(1.0)}}},
       {"free_mail", true, {{"forged", Action::points(1.5)}}},
       {"salutation", true, {{"generic", Action::points(1.0)}}},
+      {"forged_mailer", true,
+       {{"message_id", Action::points(1.5)}, {"html_only", Action::points(1.5)}, {"message_id_time", Action::points(1.5)}}},
       {"received_chain", true,
        {{"claims_our_host", Action::points(2.0)}, {"disordered_dates", Action::points(1.0)}, {"many_hops", Action::points(1.0)}}},
       {"mime_structure", true,

@@ -133,3 +133,35 @@ def test_a_forged_free_mail_sender_greeting_nobody_is_tagged_and_explained(smtp_
     row = gh.wait_for_row(plain.id)
     assert row["disposition"] == "accept", row
     assert not [c for c in row["checks"] if c["name"] in ("free_mail", "salutation") and c["score"] > 0], row["checks"]
+
+
+def test_a_message_naming_outlook_without_its_marks_is_tagged_and_explained(smtp_sink, start_gatehouse):
+    """forged_mailer through the gateway: an HTML-only message whose X-Mailer names Outlook Express
+    but whose Message-ID is not Outlook Express's form is tagged, both findings explained; the same
+    text with the Message-ID and plain-text part Outlook Express writes is accepted."""
+    sink = smtp_sink()
+    gh = start_gatehouse([domain(sink, filter={"tag_threshold": 2.0, "reject_threshold": 20.0, "checks": {
+        "forged_mailer": {"message_id": 1.0, "html_only": 1.0, "message_id_time": 1.0},
+        "message_date": {"enabled": False}, "classifier": {"enabled": False}}})])
+    head = (b"From: Jane <jane@remote.test>\r\nTo: alice@example.test\r\nSubject: lunch\r\n"
+            b"Date: Tue, 27 Aug 2002 14:42:46 -0400\r\nX-Mailer: Microsoft Outlook Express 6.00.2600.0000\r\n"
+            b"MIME-Version: 1.0\r\n")
+    forged = (head + b"Message-ID: <20020827184246.4711@bulk.remote.test>\r\n"
+              b"Content-Type: text/html; charset=us-ascii\r\n\r\n<html><body><p>Lunch at noon?</p></body></html>\r\n")
+    result = send_message(gh.port, "alice@example.test", sender="jane@remote.test", message=forged)
+    assert result.code == 250, result
+    row = gh.wait_for_row(result.id)
+    assert row["disposition"] == "tag", row
+    details = " ".join(c["detail"] for c in row["checks"] if c["name"] == "forged_mailer" and c["score"] > 0)
+    assert "does not write Message-IDs like <20020827184246.4711@bulk.remote.test>" in details, row["checks"]
+    assert "sends HTML with a plain-text part" in details, row["checks"]
+
+    # FILETIME 01c24df9'890bad87 is 2002-08-27 18:42:46 UTC, the Date above.
+    genuine = (head + b"Message-ID: <001501c24df9$890bad87$21aa9840@oemcomputer>\r\n"
+               b"Content-Type: multipart/alternative; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n"
+               b"Lunch at noon?\r\n--b\r\nContent-Type: text/html\r\n\r\n<p>Lunch at noon?</p>\r\n--b--\r\n")
+    plain = send_message(gh.port, "alice@example.test", sender="jane@remote.test", message=genuine)
+    assert plain.code == 250, plain
+    row = gh.wait_for_row(plain.id)
+    assert row["disposition"] == "accept", row
+    assert not [c for c in row["checks"] if c["name"] == "forged_mailer" and c["score"] > 0], row["checks"]
