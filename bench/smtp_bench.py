@@ -46,7 +46,7 @@ SENDER_CHECKS = ("helo", "reverse_dns", "spf", "dnsbl", "sender_verify")
 # The content analysis's checks (docs/content.md); antivirus is off by default and needs a clamd.
 CONTENT_CHECKS = ("header_structure", "message_date", "header_addresses", "received_chain", "mime_structure",
                   "attachments", "uribl", "phishing", "html_obfuscation", "obfuscation", "watch_words", "classifier", "ocr",
-                  "subject", "free_mail", "salutation", "forged_mailer")
+                  "subject", "free_mail", "salutation", "forged_mailer", "priority")
 
 
 def content_checks_missing(source_dir=pathlib.Path(__file__).resolve().parent.parent / "src" / "checks"):

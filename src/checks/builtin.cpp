@@ -27,6 +27,7 @@ std::vector<std::unique_ptr<Check>> builtin_checks() {
   checks.push_back(make_free_mail_check());
   checks.push_back(make_salutation_check());
   checks.push_back(make_forged_mailer_check());
+  checks.push_back(make_priority_check());
   checks.push_back(make_received_chain_check());
   checks.push_back(make_mime_structure_check());
   checks.push_back(make_obfuscation_check());

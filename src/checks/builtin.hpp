@@ -29,6 +29,7 @@ std::unique_ptr<Check> make_subject_check();            // subject.cpp
 std::unique_ptr<Check> make_free_mail_check();          // free_mail.cpp
 std::unique_ptr<Check> make_salutation_check();         // salutation.cpp
 std::unique_ptr<Check> make_forged_mailer_check();      // forged_mailer.cpp
+std::unique_ptr<Check> make_priority_check();           // priority.cpp
 std::unique_ptr<Check> make_received_chain_check();     // received_chain.cpp
 std::unique_ptr<Check> make_mime_structure_check();     // mime_structure.cpp
 std::unique_ptr<Check> make_obfuscation_check();        // obfuscation.cpp

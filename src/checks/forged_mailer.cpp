@@ -21,10 +21,11 @@
 //  - message_id: the named program writes Message-IDs of another form (or always writes one, and
 //    there is none);
 //  - html_only: a Microsoft mail program (Outlook, Outlook Express) named, HTML with no plain-text part;
+//  - priority_fields: Outlook Express or Outlook 2000–2003 ("Build" in the X-Mailer) named, and
+//    neither X-Priority nor X-MSMail-Priority, which they write on every message;
 //  - message_id_time: a Message-ID of the Outlook form whose time stamp is not a time, or lies more
 //    than a day from the Date field (a template reused for months, or random digits).
 // Scores only: a gateway on the way may rewrite a Message-ID.
-#include <gmime/gmime.h>
 #include <re2/re2.h>
 
 #include <chrono>
@@ -45,6 +46,7 @@ enum class Mailer { unknown, outlook_express, outlook, outlook_imo, eudora, exch
 struct Claim {
   Mailer mailer = Mailer::unknown;
   std::string_view label;
+  bool writes_priority = false;   // X-Priority and X-MSMail-Priority on every message
 };
 
 Claim claimed_mailer(const content::HeaderSection& headers) {
@@ -54,9 +56,9 @@ Claim claimed_mailer(const content::HeaderSection& headers) {
   const std::string lower = to_lower_ascii(*written);
   auto has = [&](std::string_view word) { return lower.find(word) != std::string::npos; };
   if (has("macintosh") || has("mac os")) return {};
-  if (has("outlook express")) return {Mailer::outlook_express, "Outlook Express"};
-  if (has("outlook imo")) return {Mailer::outlook_imo, "Outlook (Internet Mail Only)"};
-  if (has("microsoft outlook") || has("microsoft office outlook")) return {Mailer::outlook, "Outlook"};
+  if (has("outlook express")) return {Mailer::outlook_express, "Outlook Express", true};
+  if (has("outlook imo")) return {Mailer::outlook_imo, "Outlook (Internet Mail Only)", true};
+  if (has("microsoft outlook") || has("microsoft office outlook")) return {Mailer::outlook, "Outlook", has("build")};
   if (has("eudora") && has("windows")) return {Mailer::eudora, "Eudora for Windows"};
   if (has("internet mail service")) return {Mailer::exchange_ims, "Exchange's Internet Mail Service"};
   return {};
@@ -86,14 +88,6 @@ bool written_by(Mailer mailer, const std::string& id) {
     case Mailer::unknown: return true;
   }
   return true;
-}
-
-std::optional<std::chrono::system_clock::time_point> date_field_time(const std::string& value) {
-  GDateTime* parsed = g_mime_utils_header_decode_date(value.c_str());
-  if (!parsed) return std::nullopt;
-  const auto when = std::chrono::system_clock::from_time_t(g_date_time_to_unix(parsed));
-  g_date_time_unref(parsed);
-  return when;
 }
 
 // The time an Outlook-form Message-ID was written: FILETIME = high << 32 | low, in 100-ns ticks
@@ -134,12 +128,14 @@ class ForgedMailerCheck final : public Check {
                            claim.mailer == Mailer::outlook_imo;
       if (outlook && context.content && !context.content->mime.html.empty() && context.content->mime.text_plain.empty())
         outcome.add(policy, "html_only", fmt::format("names {}, which sends HTML with a plain-text part; this has none", claim.label));
+      if (claim.writes_priority && !context.headers->first("X-Priority") && !context.headers->first("X-MSMail-Priority"))
+        outcome.add(policy, "priority_fields", fmt::format("names {}, which writes X-Priority and X-MSMail-Priority; there are none", claim.label));
     }
     std::string counter_and_high, low_half;
     if (RE2::FullMatch(id, outlook_form(), &counter_and_high, &low_half)) {
       const auto written_at = filetime_of(counter_and_high, low_half);
       const auto date = context.headers->first("Date");
-      const auto dated = date ? date_field_time(*date) : std::nullopt;
+      const auto dated = date ? content::date_field_time(*date) : std::nullopt;
       if (!written_at) {
         outcome.add(policy, "message_id_time", fmt::format("the time stamp in Message-ID {} is no time", id.substr(0, 80)));
       } else if (dated) {

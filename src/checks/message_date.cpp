@@ -2,14 +2,13 @@
 // future or the past, or whose time zone is missing or one no place on Earth has. Bulk senders stamp
 // wrong dates (a stale template, a clock set to push the message to the top of a mailbox, a zone
 // made up by a mass mailer: "-1900"); mail clients with a wrong clock exist too, so these only score.
-#include <gmime/gmime.h>
-
 #include <cctype>
 #include <chrono>
 #include <fmt/format.h>
 
 #include "checks/builtin.hpp"
 #include "common/text.hpp"
+#include "content/headers.hpp"
 
 namespace gatehouse::checks {
 namespace {
@@ -59,7 +58,7 @@ class MessageDateCheck final : public Check {
     auto date = context.headers->first("Date");
     if (!date) co_return outcome;   // header_structure scores a missing Date
     const CheckPolicy& policy = context.policy->check(name());
-    GDateTime* parsed = g_mime_utils_header_decode_date(date->c_str());
+    const auto parsed = content::date_field_time(*date);
     if (!parsed) {
       outcome.add(policy, "invalid", fmt::format("unreadable Date: {}", date->substr(0, 80)));
       co_return outcome;
@@ -69,8 +68,7 @@ class MessageDateCheck final : public Check {
       case Zone::missing: outcome.add(policy, "no_zone", fmt::format("no time zone in Date: {}", date->substr(0, 80))); break;
       case Zone::valid: break;
     }
-    const auto when = std::chrono::system_clock::from_time_t(g_date_time_to_unix(parsed));
-    g_date_time_unref(parsed);
+    const auto when = *parsed;
     const auto now = context.arrival == std::chrono::system_clock::time_point{} ? std::chrono::system_clock::now()
                                                                                  : context.arrival;
     const auto hours = [](auto duration) { return std::chrono::duration_cast<std::chrono::hours>(duration).count(); };

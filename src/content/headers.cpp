@@ -1,6 +1,8 @@
 // RFC 5322 §2.2 header unfolding and RFC 2047 encoded-word display decoding. See headers.hpp.
 #include "content/headers.hpp"
 
+#include <gmime/gmime.h>
+
 #include <algorithm>
 #include <cctype>
 
@@ -209,6 +211,14 @@ std::string address_domain_of_header(std::string_view value) {
   }
   while (!domain.empty() && domain.back() == '.') domain.pop_back();
   return domain;
+}
+
+std::optional<std::chrono::system_clock::time_point> date_field_time(const std::string& value) {
+  GDateTime* parsed = g_mime_utils_header_decode_date(value.c_str());
+  if (!parsed) return std::nullopt;
+  const auto when = std::chrono::system_clock::from_time_t(g_date_time_to_unix(parsed));
+  g_date_time_unref(parsed);
+  return when;
 }
 
 }  // namespace gatehouse::content

@@ -2,6 +2,7 @@
 // Enough for the log row (From, Subject, Message-ID) and structural checks; full MIME parsing
 // (GMime) belongs to the content analysis.
 #pragma once
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,6 +31,10 @@ std::string_view strip_mbox_from_line(std::string_view message);
 // Decodes RFC 2047 encoded-words for display when they are UTF-8/ASCII/Latin-1 (B and Q);
 // other charsets are left as they are.
 std::string decode_encoded_words(std::string_view text);
+
+// The time a Date-style field value gives (RFC 5322 §3.3, and the obsolete forms of §4.3 GMime reads),
+// or nullopt when it cannot be read.
+std::optional<std::chrono::system_clock::time_point> date_field_time(const std::string& value);
 
 // The domain of the first address of a From-style field value (RFC 5322 §3.4: "Name <a@b>",
 // "a@b (comment)", quoted local parts), lower case without a trailing dot; "" when there is none.

@@ -17,9 +17,11 @@ constexpr const char* date = "Tue, 27 Aug 2002 14:42:46 -0400";
 constexpr const char* plain_body = "Content-Type: text/plain; charset=us-ascii\r\n\r\nsee you at eight\r\n";
 constexpr const char* html_body = "Content-Type: text/html; charset=us-ascii\r\n\r\n<html><body><p>Act now</p></body></html>\r\n";
 
+// `priority`: the X-Priority and X-MSMail-Priority fields Outlook and Outlook Express write.
 Findings forged_mailer(const std::string& mailer, const std::string& message_id, const std::string& body = plain_body,
-                       const std::string& date_field = date) {
+                       const std::string& date_field = date, bool priority = true) {
   std::string message = "From: a@example.org\r\nTo: b@example.test\r\nSubject: hello\r\nDate: " + date_field + "\r\n";
+  if (priority) message += "X-Priority: 3\r\nX-MSMail-Priority: Normal\r\n";
   if (!message_id.empty()) message += "Message-ID: " + message_id + "\r\n";
   if (!mailer.empty()) message += "X-Mailer: " + mailer + "\r\n";
   message += "MIME-Version: 1.0\r\n" + body;
@@ -75,6 +77,16 @@ TEST(ForgedMailer, HtmlWithoutItsPlainTextPartFromAMicrosoftProgramIsFound) {
   // html_only judges the Microsoft programs only.
   EXPECT_EQ(forged_mailer("QUALCOMM Windows Eudora Version 5.1", "<5.1.0.14.2.20020820071019.03e2aec0@gpo.iol.ie>", html_body),
             Findings{});
+}
+
+TEST(ForgedMailer, OutlookWithoutItsPriorityFieldsIsFound) {
+  EXPECT_EQ(forged_mailer("Microsoft Outlook Express 6.00.2600.0000", genuine_outlook_id, plain_body, date, false),
+            Findings{"priority_fields"});
+  EXPECT_EQ(forged_mailer("Microsoft Outlook, Build 10.0.2627", genuine_outlook_id, plain_body, date, false),
+            Findings{"priority_fields"});
+  // Later Outlooks ("Microsoft Outlook 16.0", no "Build") are not judged on these fields.
+  EXPECT_EQ(forged_mailer("Microsoft Outlook 16.0", genuine_outlook_id, plain_body, date, false), Findings{});
+  EXPECT_EQ(forged_mailer("Mutt/1.4i", "<20020827184246.GA1234@example.org>", plain_body, date, false), Findings{});
 }
 
 TEST(ForgedMailer, AnOutlookTimeStampFarFromTheDateIsFound) {
