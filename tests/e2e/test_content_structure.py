@@ -141,11 +141,11 @@ def test_a_message_naming_outlook_without_its_marks_is_tagged_and_explained(smtp
     text with the Message-ID and plain-text part Outlook Express writes is accepted."""
     sink = smtp_sink()
     gh = start_gatehouse([domain(sink, filter={"tag_threshold": 2.0, "reject_threshold": 20.0, "checks": {
-        "forged_mailer": {"message_id": 1.0, "html_only": 1.0, "message_id_time": 1.0},
+        "forged_mailer": {"message_id": 1.0, "html_only": 1.0, "message_id_time": 1.0, "priority_fields": 1.0},
         "message_date": {"enabled": False}, "classifier": {"enabled": False}}})])
     head = (b"From: Jane <jane@remote.test>\r\nTo: alice@example.test\r\nSubject: lunch\r\n"
             b"Date: Tue, 27 Aug 2002 14:42:46 -0400\r\nX-Mailer: Microsoft Outlook Express 6.00.2600.0000\r\n"
-            b"MIME-Version: 1.0\r\n")
+            b"X-Priority: 3\r\nX-MSMail-Priority: Normal\r\nMIME-Version: 1.0\r\n")
     forged = (head + b"Message-ID: <20020827184246.4711@bulk.remote.test>\r\n"
               b"Content-Type: text/html; charset=us-ascii\r\n\r\n<html><body><p>Lunch at noon?</p></body></html>\r\n")
     result = send_message(gh.port, "alice@example.test", sender="jane@remote.test", message=forged)
