@@ -16,8 +16,8 @@ headers itself.
 - Arrival: the time the receiving MTA wrote at the end of that field (RFC 5322 §3.6.7), in RFC 3339
   UTC; for mail with no public hop, that of the first Received field with a readable time, and for
   mail with none, when the collector filed it: the time on its mbox "From " line or in its
-  Delivery-Date field (ctime form, no zone written: UTC is assumed). The Date field is judged against it, as a gateway judges it
-  against its clock.
+  Delivery-Date field (ctime form, no zone written: UTC is assumed). The Date field is judged
+  against it, as a gateway judges it against its clock.
 
 Heuristic by nature (Received fields are free-form); a message with no usable field gets client
 None and the runners fall back to their own defaults."""

@@ -64,23 +64,29 @@ Claim claimed_mailer(const content::HeaderSection& headers) {
   return {};
 }
 
-const RE2& outlook_form() {
+// An Outlook-form Message-ID in its parts: the first twelve digits (four of a counter, eight of
+// the FILETIME's high half), the next eight (its low half), and what follows the '@'.
+struct OutlookId {
+  std::string counter_and_high, low_half, host;
+};
+
+std::optional<OutlookId> outlook_id(const std::string& id) {
   static const RE2 pattern(R"(<([0-9A-Fa-f]{12})\$([0-9A-Fa-f]{8})\$[0-9A-Fa-f]{8}@([^>]*)>)");
-  return pattern;
+  OutlookId parts;
+  if (!RE2::FullMatch(id, pattern, &parts.counter_and_high, &parts.low_half, &parts.host)) return std::nullopt;
+  return parts;
 }
 
-bool written_by(Mailer mailer, const std::string& id) {
+bool written_by(Mailer mailer, const std::string& id, const std::optional<OutlookId>& outlook) {
   static const RE2 hotmail(R"((?i)<(?:DAV|OE)[0-9A-Za-z]+@hotmail\.com>)");
   static const RE2 imo(R"(<[A-P]{28}\.[^@>\s]+@[^>\s]+>)");
   static const RE2 eudora(R"(<\d+(?:\.\d+){1,4}\.\d{14}\.[0-9a-f]{8}@[^>\s]+>)");
   static const RE2 exchange(R"(<[0-9A-F]{32,40}@[^>\s]+>)");
   if (id.starts_with("<LYRIS-")) return true;
-  std::string counter_and_high, low_half, host;
   switch (mailer) {
     case Mailer::outlook_express:
     case Mailer::outlook:
-      return (RE2::FullMatch(id, outlook_form(), &counter_and_high, &low_half, &host) && !host.empty() &&
-              host.find_first_of(" \t") == std::string::npos) ||
+      return (outlook && !outlook->host.empty() && outlook->host.find_first_of(" \t") == std::string::npos) ||
              RE2::FullMatch(id, hotmail);
     case Mailer::outlook_imo: return RE2::FullMatch(id, imo);
     case Mailer::eudora: return RE2::FullMatch(id, eudora);
@@ -92,10 +98,9 @@ bool written_by(Mailer mailer, const std::string& id) {
 
 // The time an Outlook-form Message-ID was written: FILETIME = high << 32 | low, in 100-ns ticks
 // since 1601-01-01 UTC; nullopt when that is no time a message of this era could carry.
-// `counter_and_high`: the first twelve digits (four of a counter, eight of the high half); `low_half`: the next eight.
-std::optional<std::chrono::system_clock::time_point> filetime_of(std::string_view counter_and_high, std::string_view low_half) {
-  const std::uint64_t high = std::stoull(std::string(counter_and_high.substr(4)), nullptr, 16);
-  const std::uint64_t low = std::stoull(std::string(low_half), nullptr, 16);
+std::optional<std::chrono::system_clock::time_point> filetime_of(const OutlookId& id) {
+  const std::uint64_t high = std::stoull(id.counter_and_high.substr(4), nullptr, 16);
+  const std::uint64_t low = std::stoull(id.low_half, nullptr, 16);
   constexpr std::uint64_t ticks_1601_to_1970 = 116444736000000000ULL;
   constexpr std::uint64_t ticks_per_second = 10000000ULL;
   const std::uint64_t ticks = high << 32 | low;
@@ -118,22 +123,22 @@ class ForgedMailerCheck final : public Check {
     const CheckPolicy& policy = context.policy->check(name());
     std::string id;
     if (auto written = context.headers->first("Message-ID")) id = std::string(trim_ascii_whitespace(*written));
+    const std::optional<OutlookId> outlook = outlook_id(id);
     const Claim claim = claimed_mailer(*context.headers);
     if (claim.mailer != Mailer::unknown) {
       if (id.empty() && claim.mailer != Mailer::eudora)
         outcome.add(policy, "message_id", fmt::format("names {}, which always writes a Message-ID; there is none", claim.label));
-      else if (!id.empty() && !written_by(claim.mailer, id))
+      else if (!id.empty() && !written_by(claim.mailer, id, outlook))
         outcome.add(policy, "message_id", fmt::format("names {}, which does not write Message-IDs like {}", claim.label, id.substr(0, 80)));
-      const bool outlook = claim.mailer == Mailer::outlook_express || claim.mailer == Mailer::outlook ||
-                           claim.mailer == Mailer::outlook_imo;
-      if (outlook && context.content && !context.content->mime.html.empty() && context.content->mime.text_plain.empty())
+      const bool outlook_family = claim.mailer == Mailer::outlook_express || claim.mailer == Mailer::outlook ||
+                                  claim.mailer == Mailer::outlook_imo;
+      if (outlook_family && context.content && !context.content->mime.html.empty() && context.content->mime.text_plain.empty())
         outcome.add(policy, "html_only", fmt::format("names {}, which sends HTML with a plain-text part; this has none", claim.label));
       if (claim.writes_priority && !context.headers->first("X-Priority") && !context.headers->first("X-MSMail-Priority"))
         outcome.add(policy, "priority_fields", fmt::format("names {}, which writes X-Priority and X-MSMail-Priority; there are none", claim.label));
     }
-    std::string counter_and_high, low_half;
-    if (RE2::FullMatch(id, outlook_form(), &counter_and_high, &low_half)) {
-      const auto written_at = filetime_of(counter_and_high, low_half);
+    if (outlook) {
+      const auto written_at = filetime_of(*outlook);
       const auto date = context.headers->first("Date");
       const auto dated = date ? content::date_field_time(*date) : std::nullopt;
       if (!written_at) {

@@ -4,8 +4,9 @@
 // Received field (RFC 5321 §4.4) naming themselves, or are the client this gateway talks to (its
 // reverse DNS; when that lookup failed, a HELO naming one of the provider's hosts). A message
 // claiming such a From that came from anywhere else was written by someone else: the commonest
-// forgery of bulk mailers, who pick the best-known domains to look like a person. Messages from mailing lists (RFC 2369 List-Post, RFC 2919 List-Id, ezmlm's Mailing-List)
-// are left alone: list servers and web forums post their members' mail from their own machines.
+// forgery of bulk mailers, who pick the best-known domains to look like a person. Messages from
+// mailing lists (RFC 2369 List-Post, RFC 2919 List-Id, ezmlm's Mailing-List) are left alone: list
+// servers and web forums post their members' mail from their own machines.
 // Scores only: a person may send with a free-mail From through another provider's server.
 #include <fmt/format.h>
 

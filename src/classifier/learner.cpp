@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
+#include "common/text.hpp"
 #include "content/analysis.hpp"
 #include "content/headers.hpp"
 
@@ -13,13 +14,6 @@ namespace gatehouse::classifier {
 std::string_view to_string(Label label) { return label == Label::spam ? "spam" : "ham"; }
 
 namespace {
-
-std::string_view trim(std::string_view text) {
-  constexpr std::string_view kSpace = " \t\r\n";
-  auto first = text.find_first_not_of(kSpace);
-  if (first == std::string_view::npos) return {};
-  return text.substr(first, text.find_last_not_of(kSpace) - first + 1);
-}
 
 LearnRecord change_for(const std::string& digest, const std::vector<Feature>& features, int spam, int ham) {
   LearnRecord record;
@@ -37,7 +31,7 @@ LearnRecord change_for(const std::string& digest, const std::vector<Feature>& fe
 std::string message_digest(std::string_view message) {
   message = content::strip_mbox_from_line(message);
   auto headers = content::parse_headers(message);
-  std::string message_id(trim(headers.first("Message-ID").value_or("")));
+  std::string message_id(trim_ascii_whitespace(headers.first("Message-ID").value_or("")));
   EVP_MD_CTX* context = EVP_MD_CTX_new();
   EVP_DigestInit_ex(context, EVP_sha256(), nullptr);
   EVP_DigestUpdate(context, message_id.data(), message_id.size());
@@ -79,7 +73,7 @@ std::vector<std::string> message_ids_of(std::string_view value) {
        open = value.find('<', open + 1)) {
     auto close = value.find('>', open);
     if (close == std::string_view::npos) break;
-    std::string_view id = trim(value.substr(open + 1, close - open - 1));
+    std::string_view id = trim_ascii_whitespace(value.substr(open + 1, close - open - 1));
     if (!id.empty() && id.find('@') != std::string_view::npos) ids.emplace_back(id);
     open = close;
   }

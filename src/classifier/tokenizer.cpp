@@ -42,19 +42,12 @@ bool is_ip_literal(std::string_view host) {
   return std::all_of(host.begin(), host.end(), [](unsigned char c) { return std::isdigit(c) || c == '.'; });
 }
 
-std::string_view trim(std::string_view text) {
-  constexpr std::string_view kSpace = " \t\r\n";
-  auto first = text.find_first_not_of(kSpace);
-  if (first == std::string_view::npos) return {};
-  return text.substr(first, text.find_last_not_of(kSpace) - first + 1);
-}
-
 // "Name <local@domain>" → "local@domain" (the first address; "" when there is none).
 std::string first_address(std::string_view value) {
   auto open = value.find('<');
   if (open != std::string_view::npos) {
     auto close = value.find('>', open);
-    if (close != std::string_view::npos) return to_lower_ascii(trim(value.substr(open + 1, close - open - 1)));
+    if (close != std::string_view::npos) return to_lower_ascii(trim_ascii_whitespace(value.substr(open + 1, close - open - 1)));
   }
   auto at = value.find('@');
   if (at == std::string_view::npos) return {};
@@ -226,16 +219,16 @@ std::vector<Feature> tokenize(const content::MessageAnalysis& analysis, const co
   // the analysis has it, else the plain text, else the text of the HTML.
   std::string html_text;
   std::string_view body = analysis.normalized_text;
-  if (trim(body).empty()) body = mime.text_plain;
-  if (trim(body).empty() && !mime.html.empty()) {
+  if (trim_ascii_whitespace(body).empty()) body = mime.text_plain;
+  if (trim_ascii_whitespace(body).empty() && !mime.html.empty()) {
     html_text = html_to_text(std::string_view(mime.html).substr(0, options.max_body_bytes * 2));
     body = html_text;
   }
   if (body.size() > options.max_body_bytes) body = body.substr(0, options.max_body_bytes);
   add_words(set, words_of(body, options.max_words), "", options.osb);
-  if (trim(body).empty()) set.add("body:empty");
+  if (trim_ascii_whitespace(body).empty()) set.add("body:empty");
   // The words of its images (OCR): what the reader sees is body text, whatever carries it.
-  if (!trim(image_text).empty()) {
+  if (!trim_ascii_whitespace(image_text).empty()) {
     if (image_text.size() > options.max_body_bytes) image_text = image_text.substr(0, options.max_body_bytes);
     add_words(set, words_of(image_text, options.max_words), "", options.osb);
   }
@@ -296,7 +289,7 @@ std::vector<Feature> tokenize(const content::MessageAnalysis& analysis, const co
   }
   // Message-ID: who generated it (RFC 5322 §3.6.4 id-right), and whether it matches the From domain.
   if (auto message_id = headers.first("Message-ID")) {
-    std::string id_domain = domain_of(trim(*message_id));
+    std::string id_domain = domain_of(trim_ascii_whitespace(*message_id));
     if (id_domain.empty()) set.add("msgid:no_domain");
     else {
       std::string org = organizational_domain(id_domain);

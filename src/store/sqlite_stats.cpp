@@ -31,7 +31,6 @@
 // (bench/web/README.md has the figures).
 #include "store/sqlite_stats.hpp"
 
-
 #include <algorithm>
 #include <functional>
 #include <map>
@@ -39,6 +38,8 @@
 #include <mutex>
 #include <set>
 #include <unordered_map>
+
+#include "common/text.hpp"
 
 namespace gatehouse::sqlite_stats {
 namespace {
@@ -57,16 +58,9 @@ std::int64_t floor_to(std::int64_t ms, std::int64_t unit) {
   return q * unit;
 }
 
-std::string ascii_lower(std::string_view text) {
-  std::string lowered(text);
-  for (char& c : lowered)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return lowered;
-}
-
 std::string domain_after_at(std::string_view address) {
   auto at = address.rfind('@');
-  return at == std::string_view::npos ? std::string() : ascii_lower(address.substr(at + 1));
+  return at == std::string_view::npos ? std::string() : to_lower_ascii(address.substr(at + 1));
 }
 
 // The address in "addr: 550 5.1.1 …" (a refused recipient), as the recipients table keeps it.
@@ -288,7 +282,7 @@ Statistics read(sqlite3* db, const StatsQuery& query, std::int64_t now_ms) {
   if (query.domains.empty()) scopes.emplace_back();
   else {
     std::set<std::string> unique;
-    for (const auto& domain : query.domains) unique.insert(ascii_lower(domain));
+    for (const auto& domain : query.domains) unique.insert(to_lower_ascii(domain));
     scopes.assign(unique.begin(), unique.end());
   }
   std::string in = "(";

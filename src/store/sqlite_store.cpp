@@ -31,6 +31,7 @@
 #include <thread>
 #include <variant>
 
+#include "common/text.hpp"
 #include "store/record_journal.hpp"
 #include "store/sqlite_search.hpp"
 #include "store/sqlite_stats.hpp"
@@ -312,13 +313,6 @@ std::vector<CheckResult> checks_from_json(std::string_view text) {
   return checks;
 }
 
-std::string ascii_lower(std::string_view text) {
-  std::string lowered(text);
-  for (char& c : lowered)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return lowered;
-}
-
 std::string ascii_upper(std::string_view text) {
   std::string raised(text);
   for (char& c : raised)
@@ -326,16 +320,9 @@ std::string ascii_upper(std::string_view text) {
   return raised;
 }
 
-std::string_view trim(std::string_view text) {
-  constexpr std::string_view kSpace = " \t\r\n";
-  auto first = text.find_first_not_of(kSpace);
-  if (first == std::string_view::npos) return {};
-  return text.substr(first, text.find_last_not_of(kSpace) - first + 1);
-}
-
 // The address in "addr: 550 5.1.1 …" (a rejected recipient), without angle brackets.
 std::string_view rejected_address(std::string_view rejected) {
-  std::string_view address = trim(rejected.substr(0, rejected.find(": ")));
+  std::string_view address = trim_ascii_whitespace(rejected.substr(0, rejected.find(": ")));
   if (address.size() >= 2 && address.front() == '<' && address.back() == '>')
     address = address.substr(1, address.size() - 2);
   return address;
@@ -344,7 +331,7 @@ std::string_view rejected_address(std::string_view rejected) {
 // The lower-case domain of an address (after the last '@'), "" without one.
 std::string domain_of_address(std::string_view address) {
   auto at = address.rfind('@');
-  return at == std::string_view::npos ? std::string() : ascii_lower(address.substr(at + 1));
+  return at == std::string_view::npos ? std::string() : to_lower_ascii(address.substr(at + 1));
 }
 
 // A LIKE pattern that matches `text` literally (with ESCAPE '\').
@@ -754,7 +741,7 @@ class SqliteStore final : public Store {
       sql += " AND EXISTS (SELECT 1 FROM recipients r WHERE r.id = t.id AND r.domain IN (";
       for (std::size_t i = 0; i < query.visible_domains.size(); ++i) {
         sql += i ? ", ?" : "?";
-        parameters.emplace_back(ascii_lower(query.visible_domains[i]));
+        parameters.emplace_back(to_lower_ascii(query.visible_domains[i]));
       }
       sql += "))";
     }
@@ -848,7 +835,7 @@ class SqliteStore final : public Store {
   }
 
   Status put_domain(const StoredDomain& domain) override {
-    std::string name = ascii_lower(trim(domain.name));
+    std::string name = to_lower_ascii(trim_ascii_whitespace(domain.name));
     if (name.empty()) return failure("a domain needs a name");
     if (domain.recipients != "list" && domain.recipients != "backend" && domain.recipients != "any")
       return failure(fmt::format("domain {}: recipients must be \"list\", \"backend\" or \"any\", not \"{}\"", name,
@@ -873,7 +860,7 @@ class SqliteStore final : public Store {
   }
 
   Status remove_domain(const std::string& name) override {
-    std::string key = ascii_lower(trim(name));
+    std::string key = to_lower_ascii(trim_ascii_whitespace(name));
     return change_state(fmt::format("remove domain {}", key), [&](sqlite3* db) -> Result<bool> {
       if (Statement(db, "DELETE FROM domains WHERE name = ?1").bind_text(1, key).run() == 0)
         return failure(fmt::format("no such domain: {}", key));
@@ -901,7 +888,7 @@ class SqliteStore final : public Store {
   }
 
   Status add_address(const std::string& address) override {
-    std::string normalized = ascii_lower(trim(address));
+    std::string normalized = to_lower_ascii(trim_ascii_whitespace(address));
     auto at = normalized.rfind('@');
     if (at == std::string::npos) return failure(fmt::format("\"{}\" is not an e-mail address: it has no '@'", address));
     if (at == 0 || at + 1 == normalized.size())
@@ -915,7 +902,7 @@ class SqliteStore final : public Store {
   }
 
   Status remove_address(const std::string& address) override {
-    std::string normalized = ascii_lower(trim(address));
+    std::string normalized = to_lower_ascii(trim_ascii_whitespace(address));
     return change_state(fmt::format("remove address {}", normalized), [&](sqlite3* db) -> Result<bool> {
       if (Statement(db, "DELETE FROM addresses WHERE address = ?1").bind_text(1, normalized).run() == 0)
         return failure(fmt::format("no such address: {}", normalized));
@@ -927,7 +914,7 @@ class SqliteStore final : public Store {
     std::vector<std::string> addresses;
     std::lock_guard lock(reader_mutex_);
     try {
-      std::string wanted = ascii_lower(trim(domain));
+      std::string wanted = to_lower_ascii(trim_ascii_whitespace(domain));
       Statement query(reader_db_.get(), wanted.empty()
                                             ? "SELECT address FROM addresses ORDER BY address"
                                             : "SELECT address FROM addresses WHERE domain = ?1 ORDER BY address");
@@ -988,12 +975,12 @@ class SqliteStore final : public Store {
   // ---- web administration: accounts, sessions, audit log (no generation bump: not gateway state)
 
   Status add_user(const User& user) override {
-    std::string name(trim(user.name));
+    std::string name(trim_ascii_whitespace(user.name));
     if (name.empty()) return failure("a user needs a name");
     if (user.role != "admin" && user.role != "domain_admin")
       return failure(fmt::format("user {}: role must be \"admin\" or \"domain_admin\", not \"{}\"", name, user.role));
     std::vector<std::string> domains;
-    for (const auto& domain : user.domains) domains.push_back(ascii_lower(trim(domain)));
+    for (const auto& domain : user.domains) domains.push_back(to_lower_ascii(trim_ascii_whitespace(domain)));
     auto created = user.created == Clock::time_point{} ? Clock::now() : user.created;
     return change_state(fmt::format("add user {}", name), [&](sqlite3* db) -> Result<bool> {
       Statement insert(db,
