@@ -67,6 +67,26 @@ def test_chosen_scale_keeps_ham_within_budget():
     assert refined.ham_near_reject <= r.ham_near_reject   # no ham brought nearer the reject line
 
 
+def test_the_cap_is_chosen_by_the_refined_points():
+    data = synthetic()
+    w, _, _ = fit.fit_logistic(data, l2=1.0)
+    scale, cap, scaled, first, points, refined = fit.fit_points(data, w, [6, 8, 10], 4.0, max_ham_tagged=1.0)
+    assert fit.within_budget(refined, 1.0)
+    assert scaled == fit.points_for(w, scale, cap, 4.0, data)
+    for other in (6, 8, 10):   # no cap refines to more spam caught plus rejected
+        s, c, _ = fit.choose_scale(data, w, [other], 4.0, max_ham_tagged=1.0)
+        _, r = fit.refine(data, w, fit.points_for(w, s, c, 4.0, data), c, 4.0, 1.0)
+        assert r.spam_caught + r.spam_rejected <= refined.spam_caught + refined.spam_rejected
+    # Points in use that do better than any fitted start are kept (and searched from).
+    in_use = list(points)
+    again = fit.fit_points(data, w, [6, 8, 10], 4.0, max_ham_tagged=1.0, in_use=in_use)
+    assert again[5].spam_caught + again[5].spam_rejected >= refined.spam_caught + refined.spam_rejected
+    # Points in use beyond the budget are not a start.
+    everything_spam = [10.0 if f not in fit.HAM_SIGNS else 0.0 for f in data.features]
+    assert not fit.within_budget(fit.rates(data, everything_spam), 1.0)
+    assert fit.fit_points(data, w, [6, 8, 10], 4.0, 1.0, in_use=everything_spam)[0] > 0
+
+
 def test_bands_are_made_monotone():
     features = [("classifier", "spam_50"), ("classifier", "spam_80"), ("classifier", "spam_95")]
     data = dataset([], [], features)

@@ -1,6 +1,11 @@
 // The Received chain (RFC 5321 §4.4, RFC 5322 §3.6.7): trace fields the sender wrote before the
 // message reached us. Forgers add hops that claim to have passed through this gateway already (to
 // look internal), write dates that run backwards, or pile up hops; each only scores.
+// relay_message_id: the Message-ID holds the queue id of a hop below ours, so that relay wrote it
+// (RFC 5321 §6.4 lets a relay add a missing one; RFC 5322 §3.6.4 asks the author's program to write
+// it). Found when that relay took the message from an outside client whose HELO name its reverse
+// DNS did not confirm: a program that writes no Message-ID and gives a made-up name is ratware's
+// way (mail programs write one; a submission server or a provider's web mail names itself).
 #include <gmime/gmime.h>
 
 #include <algorithm>
@@ -9,6 +14,7 @@
 
 #include "checks/builtin.hpp"
 #include "common/text.hpp"
+#include "content/headers.hpp"
 #include "content/received.hpp"
 
 namespace gatehouse::checks {
@@ -27,6 +33,38 @@ std::optional<gint64> received_time(std::string_view value) {
   const gint64 seconds = g_date_time_to_unix(parsed);
   g_date_time_unref(parsed);
   return seconds;
+}
+
+// The left part of a Message-ID ("<left@right>"), lower case; "" when it has none.
+std::string message_id_left(std::string_view id) {
+  id = trim_ascii_whitespace(id);
+  if (id.starts_with('<')) id.remove_prefix(1);
+  const auto at = id.rfind('@');
+  return at == std::string_view::npos ? std::string() : to_lower_ascii(id.substr(0, at));
+}
+
+// See the header comment: a description when a relay below ours wrote the Message-ID for a client
+// whose HELO name was not confirmed, else nullopt.
+std::optional<std::string> relay_written_message_id(const content::HeaderSection& headers,
+                                                    const std::vector<std::string_view>& chain, std::size_t first_foreign) {
+  constexpr std::size_t shortest_queue_id = 6;   // shorter ids could match by chance
+  auto message_id = headers.first("Message-ID");
+  if (!message_id) return std::nullopt;
+  const std::string left = message_id_left(*message_id);
+  if (left.empty()) return std::nullopt;
+  for (std::size_t i = first_foreign; i < chain.size(); ++i) {
+    const auto hop = content::read_received_names(chain[i]);
+    // Some writers give the id in Message-ID form ("id <20020909172053.OAZA9751.mx.example@client>").
+    const std::string queue_id = to_lower_ascii(std::string_view(hop.id).substr(0, hop.id.find('@')));
+    if (queue_id.size() < shortest_queue_id || left.find(queue_id) == std::string::npos) continue;
+    // This hop wrote the Message-ID. Its client: outside, with a HELO name its reverse DNS does not confirm.
+    if (hop.client_ip.empty() || content::is_internal_address(hop.client_ip) || hop.helo.empty() ||
+        hop.helo == hop.client_name)
+      return std::nullopt;
+    return fmt::format("Message-ID written by {} (queue id {}) for a client that said HELO {} from {} ({})", hop.by,
+                       hop.id, hop.helo, hop.client_ip, hop.client_name.empty() ? "no name" : hop.client_name);
+  }
+  return std::nullopt;
 }
 
 class ReceivedChainCheck final : public Check {
@@ -49,6 +87,8 @@ class ReceivedChainCheck final : public Check {
     if (!chain.empty() && !context.id.empty() && chain.front().find(context.id) != std::string_view::npos) first_foreign = 1;
     if (chain.size() - first_foreign > too_many_hops)
       outcome.add(policy, "many_hops", fmt::format("{} Received fields", chain.size() - first_foreign));
+    if (auto relay = relay_written_message_id(*context.headers, chain, first_foreign))
+      outcome.add(policy, "relay_message_id", *relay);
     std::optional<gint64> newer;
     bool disorder_reported = false;
     for (std::size_t i = first_foreign; i < chain.size(); ++i) {

@@ -165,3 +165,37 @@ def test_a_message_naming_outlook_without_its_marks_is_tagged_and_explained(smtp
     row = gh.wait_for_row(plain.id)
     assert row["disposition"] == "accept", row
     assert not [c for c in row["checks"] if c["name"] == "forged_mailer" and c["score"] > 0], row["checks"]
+
+
+def test_a_message_id_a_relay_wrote_for_a_made_up_helo_is_tagged_and_explained(smtp_sink, start_gatehouse):
+    """received_chain's relay_message_id through the gateway: a message that reached a relay before
+    us with no Message-ID, from a client whose HELO name its reverse DNS did not confirm, carries
+    the relay's queue id in its Message-ID; it is tagged with the relay, the id and the HELO named.
+    The same message with the Message-ID its author's program wrote is accepted."""
+    sink = smtp_sink()
+    gh = start_gatehouse([domain(sink, filter={"tag_threshold": 2.0, "reject_threshold": 20.0, "checks": {
+        "received_chain": {"relay_message_id": 3.0},
+        "message_date": {"enabled": False}, "classifier": {"enabled": False}}})])
+    head = (b"Received: from totalise.co.uk (m114-mp1.cvx1-c.bri.dial.ntli.net [62.255.12.114])\r\n"
+            b"\tby relay.lists.test (Postfix) with SMTP id 0BC3770047\r\n"
+            b"\tfor <alice@example.test>; Fri, 27 Nov 2026 10:00:00 +0000\r\n"
+            b"From: Sales <sales@remote.test>\r\nTo: alice@example.test\r\nSubject: laptops in stock\r\n"
+            b"Date: Fri, 27 Nov 2026 10:00:00 +0000\r\n")
+    body = b"\r\nPlease find below the pricing of the laptops we have in stock.\r\n"
+    relay_written = head + b"Message-ID: <20261127100000.0BC3770047@relay.lists.test>\r\n" + body
+    result = send_message(gh.port, "alice@example.test", sender="sales@remote.test", message=relay_written)
+    assert result.code == 250, result
+    row = gh.wait_for_row(result.id)
+    assert row["disposition"] == "tag", row
+    details = " ".join(c["detail"] for c in checks_named(row, "received_chain") if c["score"] > 0)
+    assert ("Message-ID written by relay.lists.test (queue id 0BC3770047) for a client that said HELO totalise.co.uk"
+            in details), row["checks"]
+    wait_until(lambda: sink.texts(), message="the tagged message delivered")
+    assert "Subject: [SPAM?] laptops in stock" in sink.texts()[0]
+
+    authored = head + b"Message-ID: <3D65FB9B.5060803@remote.test>\r\n" + body
+    plain = send_message(gh.port, "alice@example.test", sender="sales@remote.test", message=authored)
+    assert plain.code == 250, plain
+    row = gh.wait_for_row(plain.id)
+    assert row["disposition"] == "accept", row
+    assert not [c for c in checks_named(row, "received_chain") if c["score"] > 0], row["checks"]

@@ -16,9 +16,11 @@
 namespace gatehouse::checks {
 
 // `connection`: the client as the session knows it (its reverse DNS name), or none.
+// `config_text`: the configuration file's text, when the check needs more than the defaults.
 inline std::vector<std::string> findings_on_message(const Check& check, const std::string& message,
-                                                    ConnectionState* connection = nullptr) {
-  Config config = *parse_config("[server]\nlisten = [\"127.0.0.1:2525\"]\n", "test.toml");
+                                                    ConnectionState* connection = nullptr,
+                                                    const std::string& config_text = "[server]\nlisten = [\"127.0.0.1:2525\"]\n") {
+  Config config = *parse_config(config_text, "test.toml");
   const content::MessageAnalysis analysis = content::analyse_message(message);
   const content::HeaderSection headers = content::parse_headers(message);
   CheckContext context;
