@@ -96,9 +96,8 @@ class FreeMailCheck final : public Check {
     CheckOutcome outcome;
     if (!context.content || !context.headers || context.content->mime.from.empty()) co_return outcome;
     const std::string& address = context.content->mime.from.front().address;
-    const auto at = address.rfind('@');
-    if (at == std::string::npos) co_return outcome;
-    const std::string domain = to_lower_ascii(address.substr(at + 1));
+    const std::string domain = domain_of_address(address);
+    if (domain.empty()) co_return outcome;
     const Provider* provider = provider_of(domain);
     if (!provider) co_return outcome;
     if (from_mailing_list(*context.headers)) {

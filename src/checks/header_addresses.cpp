@@ -15,11 +15,6 @@
 namespace gatehouse::checks {
 namespace {
 
-std::string domain_of(std::string_view address) {
-  const auto at = address.rfind('@');
-  return at == std::string_view::npos ? std::string() : to_lower_ascii(address.substr(at + 1));
-}
-
 // An address-looking word in a display name: "PayPal Service <service@paypal.com>" has none,
 // "service@paypal.com" <x@evil.test> has one.
 std::string address_in_name(std::string_view name) {
@@ -55,8 +50,8 @@ class HeaderAddressesCheck final : public Check {
     const CheckPolicy& policy = context.policy->check(name());
     if (!mime.from.empty()) {
       const auto& from = mime.from.front();
-      const std::string header_domain = domain_of(from.address);
-      const std::string envelope_domain = domain_of(context.mail_from);
+      const std::string header_domain = domain_of_address(from.address);
+      const std::string envelope_domain = domain_of_address(context.mail_from);
       if (!envelope_domain.empty() && !header_domain.empty() &&
           organizational_domain(envelope_domain) != organizational_domain(header_domain))
         outcome.add(policy, "from_mismatch", fmt::format("envelope {} vs From {}", envelope_domain, header_domain));

@@ -14,6 +14,13 @@ inline std::string to_lower_ascii(std::string_view text) {
   return out;
 }
 
+// The domain of an address, lower case: what follows its last '@' ("" when it has none). RFC 5321
+// §4.1.2: the domain is after the last '@' (a quoted local part may hold one).
+inline std::string domain_of_address(std::string_view address) {
+  const auto at = address.rfind('@');
+  return at == std::string_view::npos ? std::string() : to_lower_ascii(address.substr(at + 1));
+}
+
 // `text` without the spaces, tabs, CRs and LFs at either end.
 inline std::string_view trim_ascii_whitespace(std::string_view text) {
   const auto first = text.find_first_not_of(" \t\r\n");

@@ -22,11 +22,6 @@ namespace gatehouse::delivery {
 
 namespace {
 
-std::string domain_of(const std::string& address) {
-  auto at = address.rfind('@');
-  return at == std::string::npos ? std::string{} : smtp::to_lower_ascii(address.substr(at + 1));
-}
-
 void sort_outcomes(const std::vector<RecipientOutcome>& outcomes, AttemptResult& result) {
   for (auto& o : outcomes) {
     if (o.reply.positive()) result.delivered.push_back(o.recipient);
@@ -93,7 +88,7 @@ asio::awaitable<AttemptResult> attempt_delivery(const Config& config, dns::Resol
   if (envelope.backend == "mx") {
     // Group by recipient domain; each domain is its own delivery.
     std::map<std::string, std::vector<std::string>> by_domain;
-    for (auto& r : envelope.recipients) by_domain[domain_of(r)].push_back(r);
+    for (auto& r : envelope.recipients) by_domain[domain_of_address(r)].push_back(r);
     for (auto& [domain, recipients] : by_domain) {
       auto hosts = co_await mail_exchangers(resolver, domain);
       if (!hosts) {
@@ -277,7 +272,7 @@ void DeliveryQueue::notify_local_sender(const Config& config, const SpoolEnvelop
                                         const std::vector<std::string>& undelivered, const std::string& detail) {
   if (original.mail_from.empty()) return;  // never notify about a notice
   auto table = build_domain_table(config, &store_);
-  const DomainConfig* domain = table->find(domain_of(original.mail_from));
+  const DomainConfig* domain = table->find(domain_of_address(original.mail_from));
   if (!domain) {
     spdlog::warn("queue: {} undeliverable for {}; sender {} is not local, no notice sent", original.id,
                  fmt::join(undelivered, ", "), original.mail_from);

@@ -8,18 +8,12 @@
 #include <fmt/format.h>
 #include <memory>
 
+#include "common/text.hpp"
 #include "delivery/queue.hpp"
 #include "dns/resolver.hpp"
 #include "engine/policy.hpp"
 
 namespace gatehouse::delivery {
-
-namespace {
-std::string domain_of(const std::string& address) {
-  auto at = address.rfind('@');
-  return at == std::string::npos ? std::string{} : address.substr(at + 1);
-}
-}  // namespace
 
 Result<StoredCopy> stored_copy(Store& store, const DomainTable& domains, const TransactionRecord& record) {
   auto message = store.message(record.id);
@@ -33,8 +27,8 @@ Result<StoredCopy> stored_copy(Store& store, const DomainTable& domains, const T
   if (record.direction == "outbound") {
     copy.envelope.backend = "mx";
   } else {
-    const DomainConfig* domain = domains.find(domain_of(record.recipients.front()));
-    if (!domain) return Error{fmt::format("domain {} is no longer served", domain_of(record.recipients.front()))};
+    const DomainConfig* domain = domains.find(domain_of_address(record.recipients.front()));
+    if (!domain) return Error{fmt::format("domain {} is no longer served", domain_of_address(record.recipients.front()))};
     copy.envelope.backend = domain->backend.text;
   }
   copy.message = std::move(*message);

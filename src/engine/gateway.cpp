@@ -19,6 +19,7 @@
 #include "common/async.hpp"
 #include "common/id.hpp"
 #include "common/metrics.hpp"
+#include "common/text.hpp"
 #include "content/headers.hpp"
 
 namespace gatehouse::engine {
@@ -114,11 +115,6 @@ std::string rfc5322_date(Clock::time_point when) {
   char buffer[64];
   std::strftime(buffer, sizeof buffer, "%a, %d %b %Y %H:%M:%S +0000", &tm);
   return buffer;
-}
-
-std::string domain_of(std::string_view address) {
-  auto at = address.rfind('@');
-  return at == std::string_view::npos ? std::string{} : smtp::to_lower_ascii(address.substr(at + 1));
 }
 
 // Header values are logged, not trusted: keep them printable and bounded.
@@ -600,7 +596,7 @@ TransactionRecord ConnectionHandler::transaction_record() const {
   record.recipients = t.recipients;
   record.rejected_recipients = t.rejected;
   record.direction = t.outbound ? "outbound" : "inbound";
-  record.domain = t.domain ? t.domain->name : (t.outbound && !t.recipients.empty() ? domain_of(t.recipients.front()) : "");
+  record.domain = t.domain ? t.domain->name : (t.outbound && !t.recipients.empty() ? domain_of_address(t.recipients.front()) : "");
   record.backend = t.outbound ? "mx" : (t.domain ? t.domain->backend.text : "");
   return record;
 }

@@ -58,11 +58,6 @@ std::int64_t floor_to(std::int64_t ms, std::int64_t unit) {
   return q * unit;
 }
 
-std::string domain_after_at(std::string_view address) {
-  auto at = address.rfind('@');
-  return at == std::string_view::npos ? std::string() : to_lower_ascii(address.substr(at + 1));
-}
-
 // The address in "addr: 550 5.1.1 …" (a refused recipient), as the recipients table keeps it.
 std::string_view refused_address(std::string_view rejected) {
   std::string_view address = rejected.substr(0, rejected.find(": "));
@@ -73,7 +68,8 @@ std::string_view refused_address(std::string_view rejected) {
   return address;
 }
 
-// SQL for the lower-case domain after the last '@' of `column` ('' without one), as domain_after_at.
+// SQL for the lower-case domain after the last '@' of `column` ('' without one), as
+// domain_of_address (common/text.hpp).
 std::string sql_domain(const std::string& column) {
   return fmt::format("CASE WHEN instr({0}, '@') = 0 THEN '' ELSE lower(substr({0}, length(rtrim({0}, replace({0}, '@', ''))) + 1)) END",
                      column);
@@ -174,12 +170,12 @@ Contribution contribution_of(const TransactionRecord& record) {
   c.disposition = record.disposition;
   c.reason = record.reason;
   c.client_ip = record.client_ip;
-  c.sender_domain = domain_after_at(record.mail_from);
+  c.sender_domain = domain_of_address(record.mail_from);
   std::set<std::string> domains;
   for (const auto& address : record.recipients)
-    if (auto domain = domain_after_at(address); !domain.empty()) domains.insert(domain);
+    if (auto domain = domain_of_address(address); !domain.empty()) domains.insert(domain);
   for (const auto& refused : record.rejected_recipients)
-    if (auto domain = domain_after_at(refused_address(refused)); !domain.empty()) domains.insert(domain);
+    if (auto domain = domain_of_address(refused_address(refused)); !domain.empty()) domains.insert(domain);
   c.recipient_domains.assign(domains.begin(), domains.end());
   return c;
 }
@@ -204,7 +200,7 @@ std::optional<Contribution> Writer::stored(const std::string& id) {
   c.disposition = select_transaction_.text(1);
   c.reason = select_transaction_.text(2);
   c.client_ip = select_transaction_.text(3);
-  c.sender_domain = domain_after_at(select_transaction_.text(4));
+  c.sender_domain = domain_of_address(select_transaction_.text(4));
   select_transaction_.reset();
   select_domains_.reset().bind_text(1, id);
   while (select_domains_.step()) c.recipient_domains.push_back(select_domains_.text(0));

@@ -328,12 +328,6 @@ std::string_view rejected_address(std::string_view rejected) {
   return address;
 }
 
-// The lower-case domain of an address (after the last '@'), "" without one.
-std::string domain_of_address(std::string_view address) {
-  auto at = address.rfind('@');
-  return at == std::string_view::npos ? std::string() : to_lower_ascii(address.substr(at + 1));
-}
-
 // A LIKE pattern that matches `text` literally (with ESCAPE '\').
 std::string escape_like(std::string_view text) {
   std::string escaped;
