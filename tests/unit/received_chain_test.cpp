@@ -28,39 +28,40 @@ std::string received(const std::string& from_clause, const std::string& writer) 
 }
 
 TEST(ReceivedNames, TheHeloNameTheClientsAddressAndTheQueueId) {
-  auto postfix = content::read_received_names(
-      "from totalise.co.uk (m114-mp1.cvx1-c.bri.dial.ntli.net [62.255.12.114]) by relay.example.net (Postfix) "
-      "with SMTP id 0BC3770047 for <ilug@linux.ie>; Fri, 23 Aug 2002 10:14:42 +0100 (IST)");
-  EXPECT_EQ(postfix.helo, "totalise.co.uk");
-  EXPECT_EQ(postfix.client_name, "m114-mp1.cvx1-c.bri.dial.ntli.net");
-  EXPECT_EQ(postfix.client_ip, "62.255.12.114");
-  EXPECT_EQ(postfix.id, "0BC3770047");   // case kept
-  auto no_name = content::read_received_names("from outsrc-em.com ([166.70.149.104]) by dogma.example (8.11.6) "
-                                              "with SMTP id g5KJ8WI08701 for <jm@example.org>");
-  EXPECT_EQ(no_name.helo, "outsrc-em.com");
-  EXPECT_EQ(no_name.client_name, "");
-  EXPECT_EQ(no_name.id, "g5KJ8WI08701");
-  auto exim_differs = content::read_received_names(
-      "from [159.134.228.21] (helo=there) by bubble.example.net with smtp (Exim 3.33 #3) id 17auB1-00037o-00");
-  EXPECT_EQ(exim_differs.helo, "there");
-  EXPECT_EQ(exim_differs.client_ip, "159.134.228.21");
-  EXPECT_EQ(exim_differs.id, "17auB1-00037o-00");
-  // exim writes helo= only when it differs from the looked-up name.
-  auto exim_same = content::read_received_names(
-      "from host217-36-23-185.in-addr.btopenworld.com ([217.36.23.185]) by carbon with esmtp (Exim 3.22 #8) "
-      "id 17huko-0000JF-00");
-  EXPECT_EQ(exim_same.helo, "host217-36-23-185.in-addr.btopenworld.com");
-  EXPECT_EQ(exim_same.helo, exim_same.client_name);
-  auto qmail = content::read_received_names("from unknown (HELO friend) (8.8.4.4) by mail.example with SMTP");
-  EXPECT_EQ(qmail.helo, "friend");
-  EXPECT_EQ(qmail.client_ip, "8.8.4.4");
-  EXPECT_EQ(qmail.id, "");
-  auto intermail = content::read_received_names(
-      "from mccrary-8bnedo4 ([24.98.25.152]) by sccrmhc01.attbi.com (InterMail vM.4.01) with SMTP id "
-      "<20020909172053.OAZA9751.sccrmhc01.attbi.com@mccrary-8bnedo4>; Mon, 9 Sep 2002 17:20:53 +0000");
-  EXPECT_EQ(intermail.id, "20020909172053.OAZA9751.sccrmhc01.attbi.com@mccrary-8bnedo4");
-  auto v6 = content::read_received_names("from mx.example.org (mx.example.org [IPv6:2001:db8::25]) by mx.example.test");
-  EXPECT_EQ(v6.client_ip, "2001:db8::25");
+  struct Case {
+    const char* field;
+    const char* helo;
+    const char* client_name;
+    const char* client_ip;
+    const char* id;   // case kept
+  };
+  const Case cases[] = {
+      {"from totalise.co.uk (m114-mp1.cvx1-c.bri.dial.ntli.net [62.255.12.114]) by relay.example.net (Postfix) "
+       "with SMTP id 0BC3770047 for <ilug@linux.ie>; Fri, 23 Aug 2002 10:14:42 +0100 (IST)",
+       "totalise.co.uk", "m114-mp1.cvx1-c.bri.dial.ntli.net", "62.255.12.114", "0BC3770047"},
+      {"from outsrc-em.com ([166.70.149.104]) by dogma.example (8.11.6) with SMTP id g5KJ8WI08701 for <jm@example.org>",
+       "outsrc-em.com", "", "166.70.149.104", "g5KJ8WI08701"},
+      {"from [159.134.228.21] (helo=there) by bubble.example.net with smtp (Exim 3.33 #3) id 17auB1-00037o-00",
+       "there", "", "159.134.228.21", "17auB1-00037o-00"},
+      // exim writes helo= only when it differs from the looked-up name.
+      {"from host217-36-23-185.in-addr.btopenworld.com ([217.36.23.185]) by carbon with esmtp (Exim 3.22 #8) "
+       "id 17huko-0000JF-00",
+       "host217-36-23-185.in-addr.btopenworld.com", "host217-36-23-185.in-addr.btopenworld.com", "217.36.23.185",
+       "17huko-0000JF-00"},
+      {"from unknown (HELO friend) (8.8.4.4) by mail.example with SMTP", "friend", "", "8.8.4.4", ""},
+      {"from mccrary-8bnedo4 ([24.98.25.152]) by sccrmhc01.attbi.com (InterMail vM.4.01) with SMTP id "
+       "<20020909172053.OAZA9751.sccrmhc01.attbi.com@mccrary-8bnedo4>; Mon, 9 Sep 2002 17:20:53 +0000",
+       "mccrary-8bnedo4", "", "24.98.25.152", "20020909172053.OAZA9751.sccrmhc01.attbi.com@mccrary-8bnedo4"},
+      {"from mx.example.org (mx.example.org [IPv6:2001:db8::25]) by mx.example.test", "mx.example.org",
+       "mx.example.org", "2001:db8::25", ""},
+  };
+  for (const auto& c : cases) {
+    const auto names = content::read_received_names(c.field);
+    EXPECT_EQ(names.helo, c.helo) << c.field;
+    EXPECT_EQ(names.client_name, c.client_name) << c.field;
+    EXPECT_EQ(names.client_ip, c.client_ip) << c.field;
+    EXPECT_EQ(names.id, c.id) << c.field;
+  }
 }
 
 TEST(InternalAddress, LoopbackPrivateSharedAndLinkLocalButNotPublicOrText) {
