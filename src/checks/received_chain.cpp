@@ -6,9 +6,8 @@
 // it). Found when that relay took the message from an outside client whose HELO name its reverse
 // DNS did not confirm: a program that writes no Message-ID and gives a made-up name is ratware's
 // way (mail programs write one; a submission server or a provider's web mail names itself).
-#include <gmime/gmime.h>
-
 #include <algorithm>
+#include <chrono>
 #include <fmt/format.h>
 #include <optional>
 
@@ -21,18 +20,13 @@ namespace gatehouse::checks {
 namespace {
 
 constexpr std::size_t too_many_hops = 30;       // RFC 5321 §6.3: loops are detected near 100; real chains are short
-constexpr gint64 allowed_disorder = 24 * 3600;  // seconds a lower (older) hop may be later than the one above it
+constexpr std::chrono::hours allowed_disorder{24};   // how much later a lower (older) hop may be than the one above it
 
-// The date after the last ';' (RFC 5322 §3.6.7), as seconds since the epoch.
-std::optional<gint64> received_time(std::string_view value) {
+// The date after the last ';' (RFC 5322 §3.6.7).
+std::optional<std::chrono::system_clock::time_point> received_time(std::string_view value) {
   const auto semicolon = value.rfind(';');
   if (semicolon == std::string_view::npos) return std::nullopt;
-  const std::string date(value.substr(semicolon + 1));
-  GDateTime* parsed = g_mime_utils_header_decode_date(date.c_str());
-  if (!parsed) return std::nullopt;
-  const gint64 seconds = g_date_time_to_unix(parsed);
-  g_date_time_unref(parsed);
-  return seconds;
+  return content::date_field_time(std::string(value.substr(semicolon + 1)));
 }
 
 // The left part of a Message-ID ("<left@right>"), lower case; "" when it has none.
@@ -46,14 +40,13 @@ std::string message_id_left(std::string_view id) {
 // See the header comment: a description when a relay below ours wrote the Message-ID for a client
 // whose HELO name was not confirmed, else nullopt.
 std::optional<std::string> relay_written_message_id(const content::HeaderSection& headers,
-                                                    const std::vector<std::string_view>& chain, std::size_t first_foreign) {
+                                                    const std::vector<content::ReceivedNames>& hops) {
   constexpr std::size_t shortest_queue_id = 6;   // shorter ids could match by chance
   auto message_id = headers.first("Message-ID");
   if (!message_id) return std::nullopt;
   const std::string left = message_id_left(*message_id);
   if (left.empty()) return std::nullopt;
-  for (std::size_t i = first_foreign; i < chain.size(); ++i) {
-    const auto hop = content::read_received_names(chain[i]);
+  for (const auto& hop : hops) {
     // Some writers give the id in Message-ID form ("id <20020909172053.OAZA9751.mx.example@client>").
     const std::string queue_id = to_lower_ascii(std::string_view(hop.id).substr(0, hop.id.find('@')));
     if (queue_id.size() < shortest_queue_id || left.find(queue_id) == std::string::npos) continue;
@@ -87,22 +80,22 @@ class ReceivedChainCheck final : public Check {
     if (!chain.empty() && !context.id.empty() && chain.front().find(context.id) != std::string_view::npos) first_foreign = 1;
     if (chain.size() - first_foreign > too_many_hops)
       outcome.add(policy, "many_hops", fmt::format("{} Received fields", chain.size() - first_foreign));
-    if (auto relay = relay_written_message_id(*context.headers, chain, first_foreign))
+    std::vector<content::ReceivedNames> hops;   // the fields before ours, each read once
+    hops.reserve(chain.size() - first_foreign);
+    for (std::size_t i = first_foreign; i < chain.size(); ++i) hops.push_back(content::read_received_names(chain[i]));
+    if (auto relay = relay_written_message_id(*context.headers, hops))
       outcome.add(policy, "relay_message_id", *relay);
-    std::optional<gint64> newer;
+    if (our_host != "localhost" && !our_host.empty() &&
+        std::any_of(hops.begin(), hops.end(), [&](const auto& hop) { return hop.by == our_host; }))
+      outcome.add(policy, "claims_our_host", fmt::format("a Received field before ours names {}", our_host));
+    std::optional<std::chrono::system_clock::time_point> newer;
     bool disorder_reported = false;
-    for (std::size_t i = first_foreign; i < chain.size(); ++i) {
-      if (our_host != "localhost" && !our_host.empty() && content::read_received_names(chain[i]).by == our_host) {
-        outcome.add(policy, "claims_our_host", fmt::format("a Received field before ours names {}", our_host));
-        break;
-      }
-    }
     for (std::size_t i = first_foreign; i < chain.size() && !disorder_reported; ++i) {
       auto when = received_time(chain[i]);
       if (!when) continue;
       if (newer && *when - *newer > allowed_disorder) {
         outcome.add(policy, "disordered_dates", fmt::format("hop {} is {} hours later than the hop after it", i + 1,
-                                                           (*when - *newer) / 3600));
+                                                           std::chrono::duration_cast<std::chrono::hours>(*when - *newer).count()));
         disorder_reported = true;
       }
       newer = when;

@@ -1,11 +1,11 @@
 // Reading the names in a Received trace field (RFC 5321 §4.4); see received.hpp.
 #include "content/received.hpp"
 
-#include <boost/asio/ip/address.hpp>
-
 #include <cctype>
+#include <vector>
 
 #include "common/text.hpp"
+#include "config/config.hpp"
 
 namespace gatehouse::content {
 namespace {
@@ -20,11 +20,11 @@ std::size_t find_word(const std::string& text, std::string_view word, std::size_
 }
 
 // The host name that starts at `start` (up to white space, ';', '(' or ')'), without a final dot.
-std::string host_at(const std::string& text, std::size_t start) {
+std::string host_at(std::string_view text, std::size_t start) {
   while (start < text.size() && space(text[start])) ++start;
   auto end = start;
   while (end < text.size() && !space(text[end]) && text[end] != ';' && text[end] != '(' && text[end] != ')') ++end;
-  std::string host = text.substr(start, end - start);
+  std::string host(text.substr(start, end - start));
   while (!host.empty() && host.back() == '.') host.pop_back();
   return host;
 }
@@ -64,20 +64,15 @@ std::string helo_keyword(const std::string& clause) {
 }  // namespace
 
 bool is_internal_address(std::string_view text) {
-  boost::system::error_code error;
-  const auto address = boost::asio::ip::make_address(std::string(text), error);
-  if (error) return false;
-  if (address.is_loopback() || address.is_unspecified()) return true;
-  if (address.is_v6()) {
-    const auto v6 = address.to_v6();
-    if (v6.is_v4_mapped())
-      return is_internal_address(boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, v6).to_string());
-    return v6.is_link_local() || (v6.to_bytes()[0] & 0xfe) == 0xfc;   // fe80::/10, fc00::/7
-  }
-  const auto v4 = address.to_v4().to_uint();
-  auto within = [v4](std::uint32_t network, int bits) { return (v4 >> (32 - bits)) == (network >> (32 - bits)); };
-  return within(0x0A000000, 8) || within(0xAC100000, 12) || within(0xC0A80000, 16) ||   // RFC 1918
-         within(0x64400000, 10) || within(0xA9FE0000, 16);                                // RFC 6598, link-local
+  static const std::vector<Network> internal = [] {
+    std::vector<Network> networks;
+    for (std::string_view cidr : {"127.0.0.0/8", "0.0.0.0/32", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",  // RFC 1918
+                                  "100.64.0.0/10", "169.254.0.0/16",                                           // RFC 6598, link-local
+                                  "::1/128", "::/128", "fc00::/7", "fe80::/10"})                              // RFC 4193, link-local
+      networks.push_back(*Network::parse(cidr));
+    return networks;
+  }();
+  return in_networks(internal, text);   // IPv4-mapped IPv6 addresses are compared as IPv4
 }
 
 ReceivedNames read_received_names(std::string_view value) {
@@ -88,7 +83,7 @@ ReceivedNames read_received_names(std::string_view value) {
     names.by = host_at(text, by + 3);
     if (auto id = find_word(text, "id ", by); id != std::string::npos) {
       // The queue id as written (case kept): the text was only lower-cased, so offsets agree.
-      std::string written = host_at(std::string(value), id + 3);
+      std::string written = host_at(value, id + 3);
       while (!written.empty() && written.front() == '<') written.erase(0, 1);
       while (!written.empty() && (written.back() == '>' || written.back() == ',')) written.pop_back();
       names.id = std::move(written);
